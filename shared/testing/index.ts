@@ -1,0 +1,7 @@
+/**
+ * Test-only helpers: where the shared vectors are, how many fuzz cases to run, and (added by the TPM work)
+ * real swtpm processes. Never imported by production code.
+ *
+ * @module
+ */
+export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
