@@ -1,15 +1,15 @@
-import { TPM_ALG, TPM_RH, TPM_SE } from "./constants.ts";
-import { createPrimary, flush, type LoadedObject } from "./commands/object.ts";
+import { encode } from "@asterism/codec";
 import {
   TPM2_ActivateCredential,
   TPM2_MakeCredential,
   TPM2_PolicySecret,
   TPM2_StartAuthSession,
 } from "./commands/credential.ts";
+import { createPrimary, flush, type LoadedObject } from "./commands/object.ts";
 import { SIG_SCHEME_NULL, TPM2_Quote } from "./commands/quote.ts";
 import { getRandom } from "./commands/random.ts";
 import { startup } from "./commands/startup.ts";
-import { encode } from "@asterism/codec";
+import { TPM_ALG, TPM_RH, TPM_SE } from "./constants.ts";
 import { createTpm, type Tpm } from "./execute.ts";
 import type { PcrSelection } from "./structures/basic.ts";
 import { TPMT_SIGNATURE } from "./structures/signature.ts";

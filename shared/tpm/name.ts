@@ -15,5 +15,8 @@ export function objectName(pub: TPMT_PUBLIC): Uint8Array {
       expected: "nameAlg SHA-1/256/384/512",
       actual: `0x${pub.nameAlg.toString(16)}`,
     });
-  return new ByteWriter().u16be(pub.nameAlg).bytes(digest(h, encode(TPMT_PUBLIC, pub))).finish();
+  return new ByteWriter()
+    .u16be(pub.nameAlg)
+    .bytes(digest(h, encode(TPMT_PUBLIC, pub)))
+    .finish();
 }

@@ -21,7 +21,9 @@ const ATTRS_OFF: TPMA_OBJECT = {
  * TCG EK Credential Profile 2.0 §B.3.3, "Template L-1" / "L-2" authPolicy: PolicySecret(TPM_RH_ENDORSEMENT)
  * digest with SHA-256.
  */
-export const EK_AUTH_POLICY_SHA256 = fromHex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa");
+export const EK_AUTH_POLICY_SHA256 = fromHex(
+  "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa",
+);
 
 /** EK attributes: fixedTPM, fixedParent, sensitiveDataOrigin, adminWithPolicy, restricted, decrypt (0x000300b2). */
 const EK_ATTRIBUTES: TPMA_OBJECT = {

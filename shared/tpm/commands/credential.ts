@@ -85,4 +85,3 @@ export const TPM2_PolicySecret = command({
     policyTicket: TPMT_TK_AUTH,
   }),
 });
-

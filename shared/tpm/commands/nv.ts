@@ -4,7 +4,7 @@ import { TpmError } from "../errors.ts";
 import { command, type Tpm } from "../execute.ts";
 import { TPM2B_NAME } from "../structures/basic.ts";
 import { TPM2B_NV_PUBLIC, type TPMS_NV_PUBLIC } from "../structures/nv.ts";
-import { TPM_PT_NV_BUFFER_MAX, getTpmProperty } from "./capability.ts";
+import { getTpmProperty, TPM_PT_NV_BUFFER_MAX } from "./capability.ts";
 
 /** Part 3 §31.6 "TPM2_NV_ReadPublic": nvIndex → nvPublic, nvName. */
 export const TPM2_NV_ReadPublic = command({
@@ -57,7 +57,10 @@ export async function nvRead(tpm: Tpm, index: number, authHandle: number = index
   const out = new Uint8Array(pub.dataSize);
   for (let offset = 0; offset < pub.dataSize; offset += chunk) {
     const size = Math.min(chunk, pub.dataSize - offset);
-    const { response } = await tpm.run(TPM2_NV_Read, { handles: [authHandle, index], params: { size, offset } });
+    const { response } = await tpm.run(TPM2_NV_Read, {
+      handles: [authHandle, index],
+      params: { size, offset },
+    });
     if (response.data.length !== size)
       throw new TpmError("RESPONSE_MALFORMED", "TPM2_NV_Read returned a short chunk", {
         expected: String(size),

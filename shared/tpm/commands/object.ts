@@ -17,7 +17,11 @@ export const TPM2B_SENSITIVE_CREATE = sizedOf(u16, TPMS_SENSITIVE_CREATE, {
 });
 
 /** Part 2 §10.7.3 TPMT_TK_CREATION: tag, hierarchy, digest. */
-export const TPMT_TK_CREATION = struct("TPMT_TK_CREATION", { tag: u16, hierarchy: u32, digest: TPM2B_DIGEST });
+export const TPMT_TK_CREATION = struct("TPMT_TK_CREATION", {
+  tag: u16,
+  hierarchy: u32,
+  digest: TPM2B_DIGEST,
+});
 
 /**
  * Part 3 §24.1 "TPM2_CreatePrimary": @primaryHandle; inSensitive, inPublic, outsideInfo, creationPCR →
@@ -83,7 +87,11 @@ export interface LoadedObject {
 }
 
 /** Create a primary object under `hierarchy` with an empty authValue. */
-export async function createPrimary(tpm: Tpm, hierarchy: number, template: TPMT_PUBLIC): Promise<LoadedObject> {
+export async function createPrimary(
+  tpm: Tpm,
+  hierarchy: number,
+  template: TPMT_PUBLIC,
+): Promise<LoadedObject> {
   const { handles, response } = await tpm.run(TPM2_CreatePrimary, {
     handles: [hierarchy],
     params: {
@@ -97,7 +105,10 @@ export async function createPrimary(tpm: Tpm, hierarchy: number, template: TPMT_
 }
 
 /** Read an object's public area and name. */
-export async function readPublic(tpm: Tpm, handle: number): Promise<{ public: TPMT_PUBLIC; name: Uint8Array }> {
+export async function readPublic(
+  tpm: Tpm,
+  handle: number,
+): Promise<{ public: TPMT_PUBLIC; name: Uint8Array }> {
   const { response } = await tpm.run(TPM2_ReadPublic, { handles: [handle], params: {} });
   return { public: response.outPublic, name: response.name };
 }

@@ -61,7 +61,9 @@ export async function readPcrs(tpm: Tpm, selection: readonly PcrSelection[]): Pr
   const out: PcrBanks = new Map();
   const missing = new Map(selection.map((s) => [s.hash, new Set(s.pcrSelect)]));
   for (let round = 0; round < MAX_READ_ROUNDS; round++) {
-    const want = [...missing].filter(([, s]) => s.size).map(([hash, s]) => ({ hash, pcrSelect: [...s].sort((a, b) => a - b) }));
+    const want = [...missing]
+      .filter(([, s]) => s.size)
+      .map(([hash, s]) => ({ hash, pcrSelect: [...s].sort((a, b) => a - b) }));
     if (!want.length) return out;
     const { response } = await tpm.run(TPM2_PCR_Read, { params: { pcrSelectionIn: want } });
     const values = [...response.pcrValues];
@@ -69,15 +71,17 @@ export async function readPcrs(tpm: Tpm, selection: readonly PcrSelection[]): Pr
     for (const sel of response.pcrSelectionOut) {
       for (const pcr of sel.pcrSelect) {
         const v = values.shift();
-        if (!v) throw new TpmError("RESPONSE_MALFORMED", "TPM2_PCR_Read returned fewer digests than selected");
+        if (!v)
+          throw new TpmError("RESPONSE_MALFORMED", "TPM2_PCR_Read returned fewer digests than selected");
         if (!out.has(sel.hash)) out.set(sel.hash, new Map());
         out.get(sel.hash)?.set(pcr, v);
         if (missing.get(sel.hash)?.delete(pcr)) progressed = true;
       }
     }
-    if (!progressed) throw new TpmError("UNSUPPORTED", "TPM2_PCR_Read returned none of the requested PCRs", {
-      actual: JSON.stringify(want),
-    });
+    if (!progressed)
+      throw new TpmError("UNSUPPORTED", "TPM2_PCR_Read returned none of the requested PCRs", {
+        actual: JSON.stringify(want),
+      });
   }
   throw new TpmError("RESPONSE_MALFORMED", "TPM2_PCR_Read did not complete");
 }

@@ -1,8 +1,8 @@
 import { struct, u16, union } from "@asterism/codec";
 import { TPM_ALG, TPM_CC } from "../constants.ts";
 import { command } from "../execute.ts";
-import { NULL_ARM, TPM2B_DATA, TPML_PCR_SELECTION, TPMS_SCHEME_HASH } from "../structures/basic.ts";
 import { TPM2B_ATTEST } from "../structures/attest.ts";
+import { NULL_ARM, TPM2B_DATA, TPML_PCR_SELECTION, TPMS_SCHEME_HASH } from "../structures/basic.ts";
 import { TPMT_SIGNATURE } from "../structures/signature.ts";
 
 /** Part 2 §11.2.1.5 TPMT_SIG_SCHEME: scheme, details[scheme] (TPMU_SIG_SCHEME). */
@@ -44,4 +44,3 @@ export const TPM2_Quote = command({
   responseHandles: 0,
   response: struct("TPM2_Quote_Response", { quoted: TPM2B_ATTEST, signature: TPMT_SIGNATURE }),
 });
-

@@ -2,7 +2,7 @@ import { empty, struct, u16 } from "@asterism/codec";
 import { TPM_CC, TPM_SU } from "../constants.ts";
 import { TpmError } from "../errors.ts";
 import { command, type Tpm } from "../execute.ts";
-import { TPM_RC, isTpmRc } from "../rc.ts";
+import { isTpmRc, TPM_RC } from "../rc.ts";
 
 /** Part 3 §9.3 "TPM2_Startup": `startupType` (TPM_SU); no response parameters. */
 export const TPM2_Startup = command({

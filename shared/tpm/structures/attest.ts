@@ -1,6 +1,6 @@
 import { constant, type Infer, sized, sizedOf, struct, u16, u32, u64, union } from "@asterism/codec";
 import { TPM_GENERATED_VALUE, TPM_ST } from "../constants.ts";
-import { TPM2B_DATA, TPM2B_DIGEST, TPM2B_NAME, TPMS_CLOCK_INFO, TPML_PCR_SELECTION } from "./basic.ts";
+import { TPM2B_DATA, TPM2B_DIGEST, TPM2B_NAME, TPML_PCR_SELECTION, TPMS_CLOCK_INFO } from "./basic.ts";
 
 /** Part 2 §10.12.4 TPMS_QUOTE_INFO: `pcrSelect` (TPML_PCR_SELECTION), `pcrDigest` (TPM2B_DIGEST). */
 export const TPMS_QUOTE_INFO = struct("TPMS_QUOTE_INFO", {

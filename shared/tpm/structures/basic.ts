@@ -81,11 +81,7 @@ export const TPML_DIGEST = list(u32, TPM2B_DIGEST, { max: 8, name: "TPML_DIGEST"
  */
 export const TPMS_PCR_SELECTION: Codec<PcrSelection> = struct("TPMS_PCR_SELECTION", {
   hash: u16,
-  pcrSelect: transform(
-    sized(u8, { max: PCR_SELECT_MAX, name: "pcrSelect" }),
-    bitmapToPcrs,
-    pcrsToBitmap,
-  ),
+  pcrSelect: transform(sized(u8, { max: PCR_SELECT_MAX, name: "pcrSelect" }), bitmapToPcrs, pcrsToBitmap),
 });
 
 /** One bank's selected PCRs, indices ascending. */

@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { TransportError } from "../errors.ts";
 import { responseSize } from "./frame.ts";
-import { HEADER_SIZE, MAX_RESPONSE_SIZE, type ClosableTpmTransport } from "./types.ts";
+import { type ClosableTpmTransport, HEADER_SIZE, MAX_RESPONSE_SIZE } from "./types.ts";
 
 /** The part of a file handle the device transport uses (node:fs/promises FileHandle fits; so do stubs). */
 export interface TpmDeviceFile {

@@ -19,7 +19,9 @@ export function openSocket(host: string, port: number, timeoutMs: number): Promi
     const s = connect({ host, port });
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new TransportError("TIMEOUT", `Cannot connect to ${host}:${port}`, { expected: `< ${timeoutMs} ms` }));
+      reject(
+        new TransportError("TIMEOUT", `Cannot connect to ${host}:${port}`, { expected: `< ${timeoutMs} ms` }),
+      );
     }, timeoutMs);
     s.once("connect", () => {
       clearTimeout(timer);

@@ -1,6 +1,5 @@
 import { TransportError } from "../errors.ts";
-import { openSocket } from "./socket.ts";
-import { connectTcp } from "./socket.ts";
+import { connectTcp, openSocket } from "./socket.ts";
 import type { ClosableTpmTransport } from "./types.ts";
 
 /**
