@@ -41,7 +41,7 @@ export interface VerifiedQuote {
   readonly pcrs: PcrBanks;
 }
 
-const keyCache = new WeakMap<TPMT_PUBLIC, Map<string, Promise<CryptoKey>>>();
+const keyCache = new WeakMap<TPMT_PUBLIC, Map<number, Promise<CryptoKey>>>();
 
 function cachedKey(pub: TPMT_PUBLIC, sigAlg: number, hashAlg: number): Promise<CryptoKey> {
   let m = keyCache.get(pub);
@@ -49,7 +49,7 @@ function cachedKey(pub: TPMT_PUBLIC, sigAlg: number, hashAlg: number): Promise<C
     m = new Map();
     keyCache.set(pub, m);
   }
-  const k = `${sigAlg}:${hashAlg}`;
+  const k = sigAlg * 0x10000 + hashAlg;
   let p = m.get(k);
   if (!p) {
     p = tpmPublicToCryptoKey(pub, sigAlg, hashAlg);
@@ -118,11 +118,15 @@ function selectionKey(sel: readonly PcrSelection[]): string {
     .join(";");
 }
 
-async function verifySignature(
+/**
+ * Check the signature's form against the AK synchronously (throws at once), then return the pending
+ * WebCrypto verification, so that the caller can do its own checks while the signature is verified.
+ */
+function startSignatureCheck(
   pub: TPMT_PUBLIC,
   sigBytes: Uint8Array,
   signed: Uint8Array,
-): Promise<HashInfo> {
+): { hash: HashInfo; verified: Promise<void> } {
   const sig = parse("TPMT_SIGNATURE", () => decode(TPMT_SIGNATURE, sigBytes));
   const rsa = rsaParams(pub);
   const ecc = eccParams(pub);
@@ -138,7 +142,6 @@ async function verifySignature(
   }
   let hashAlg: number;
   let raw: Uint8Array;
-  let alg: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
   const algs: (RsaPssParams | EcdsaParams | AlgorithmIdentifier)[] = [];
   switch (sig.sigAlg) {
     case TPM_ALG.RSASSA:
@@ -184,12 +187,16 @@ async function verifySignature(
       actual: `0x${hashAlg.toString(16)}`,
     });
   if (sig.sigAlg === TPM_ALG.ECDSA) algs.push({ name: "ECDSA", hash: hash.webcrypto } as EcdsaParams);
-  const key = await cachedKey(pub, sig.sigAlg, hashAlg);
-  for (alg of algs)
-    if (await crypto.subtle.verify(alg, key, raw as BufferSource, signed as BufferSource)) return hash;
-  throw new QuoteVerificationError("SIGNATURE_INVALID", "Quote signature does not verify", {
-    actual: `${hash.name} signature over ${signed.length} bytes`,
-  });
+  const keyPromise = cachedKey(pub, sig.sigAlg, hashAlg);
+  const verified = (async () => {
+    const key = await keyPromise;
+    for (const alg of algs)
+      if (await crypto.subtle.verify(alg, key, raw as BufferSource, signed as BufferSource)) return;
+    throw new QuoteVerificationError("SIGNATURE_INVALID", "Quote signature does not verify", {
+      actual: `${hash.name} signature over ${signed.length} bytes`,
+    });
+  })();
+  return { hash, verified };
 }
 
 /**
@@ -220,7 +227,22 @@ export async function verifyQuote(opts: VerifyQuoteOptions): Promise<VerifiedQuo
         actual: `restricted=${pub.objectAttributes.restricted} sign=${pub.objectAttributes.sign} decrypt=${pub.objectAttributes.decrypt}`,
       },
     );
-  const hash = await verifySignature(pub, opts.signature, opts.attest);
+  const { hash, verified } = startSignatureCheck(pub, opts.signature, opts.attest);
+  // The content checks run while WebCrypto verifies the signature; their verdict is only reported once
+  // the signature is known to be good, so a forged quote is always SIGNATURE_INVALID.
+  let checked: VerifiedQuote | undefined;
+  let failure: unknown;
+  try {
+    checked = checkContent(opts, hash);
+  } catch (err) {
+    failure = err;
+  }
+  await verified;
+  if (failure !== undefined || !checked) throw failure;
+  return checked;
+}
+
+function checkContent(opts: VerifyQuoteOptions, hash: HashInfo): VerifiedQuote {
   let attest: TPMS_ATTEST;
   try {
     attest = decode(TPMS_ATTEST, opts.attest);
@@ -248,18 +270,17 @@ export async function verifyQuote(opts: VerifyQuoteOptions): Promise<VerifiedQuo
       actual: `"${toHex(attest.extraData)}"`,
     });
   const info = attest.attested as TPMS_QUOTE_INFO;
-  const quoted = selectionKey(info.pcrSelect);
-  if (opts.expectedSelection && selectionKey(opts.expectedSelection) !== quoted)
+  if (opts.expectedSelection && !sameSelection(opts.expectedSelection, info.pcrSelect))
     throw new QuoteVerificationError("PCR_SELECTION_MISMATCH", "Quote selects other PCRs than expected", {
       expected: selectionKey(opts.expectedSelection),
-      actual: quoted,
+      actual: selectionKey(info.pcrSelect),
     });
-  const supplied = selectionKey([...opts.pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] })));
-  if (supplied !== quoted) {
+  if (!suppliedExactly(info.pcrSelect, opts.pcrs)) {
+    const supplied = [...opts.pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] }));
     const code = computeMissing(info.pcrSelect, opts.pcrs) ? "PCR_MISSING" : "PCR_SELECTION_MISMATCH";
     throw new QuoteVerificationError(code, "Supplied PCR values do not match the quote's selection", {
-      expected: quoted,
-      actual: supplied,
+      expected: selectionKey(info.pcrSelect),
+      actual: selectionKey(supplied),
     });
   }
   const computed = computePcrDigest(hash, info.pcrSelect, opts.pcrs);
@@ -268,13 +289,57 @@ export async function verifyQuote(opts: VerifyQuoteOptions): Promise<VerifiedQuo
       expected: `"${toHex(info.pcrDigest)}"`,
       actual: `"${toHex(computed)}"`,
     });
-  const pcrs: PcrBanks = new Map();
-  for (const sel of info.pcrSelect) {
-    const m = pcrs.get(sel.hash) ?? new Map<number, Uint8Array>();
-    for (const i of sel.pcrSelect) m.set(i, opts.pcrs.get(sel.hash)?.get(i) as Uint8Array);
-    pcrs.set(sel.hash, m);
+  // suppliedExactly() established that opts.pcrs holds exactly the quoted PCRs.
+  return { attest, quoteInfo: info, signatureHash: hash, pcrs: opts.pcrs };
+}
+
+/**
+ * True when `pcrs` holds exactly the PCRs `sel` selects: every selected one present and nothing else
+ * (a value the quote does not cover must not look authenticated to the caller).
+ */
+function suppliedExactly(sel: readonly PcrSelection[], pcrs: PcrBanks): boolean {
+  let selected = 0;
+  let seenBanks = 0;
+  for (const s of sel) {
+    if (!s.pcrSelect.length) continue;
+    seenBanks++;
+    const bank = pcrs.get(s.hash);
+    if (!bank) return false;
+    for (const p of s.pcrSelect) if (!bank.has(p)) return false;
+    selected += s.pcrSelect.length;
   }
-  return { attest, quoteInfo: info, signatureHash: hash, pcrs };
+  let supplied = 0;
+  for (const bank of pcrs.values()) supplied += bank.size;
+  // A bank listed twice makes the counts ambiguous: fall back to exact set comparison.
+  if (seenBanks !== new Set(sel.filter((s) => s.pcrSelect.length).map((s) => s.hash)).size)
+    return sameSelection(
+      [...pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] })),
+      sel,
+    );
+  return supplied === selected;
+}
+
+/** Set equality of two selections (bank → PCR set), ignoring order, duplicates and empty banks. */
+function sameSelection(a: readonly PcrSelection[], b: readonly PcrSelection[]): boolean {
+  const toMap = (sel: readonly PcrSelection[]) => {
+    const m = new Map<number, Set<number>>();
+    for (const s of sel) {
+      if (!s.pcrSelect.length) continue;
+      let set = m.get(s.hash);
+      if (!set) m.set(s.hash, (set = new Set()));
+      for (const p of s.pcrSelect) set.add(p);
+    }
+    return m;
+  };
+  const ma = toMap(a);
+  const mb = toMap(b);
+  if (ma.size !== mb.size) return false;
+  for (const [h, sa] of ma) {
+    const sb = mb.get(h);
+    if (!sb || sb.size !== sa.size) return false;
+    for (const p of sa) if (!sb.has(p)) return false;
+  }
+  return true;
 }
 
 function computeMissing(sel: readonly PcrSelection[], pcrs: PcrBanks): boolean {
