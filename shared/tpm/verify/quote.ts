@@ -25,8 +25,12 @@ export interface VerifyQuoteOptions {
   readonly signature: Uint8Array;
   /** The verifier's nonce; must equal TPMS_ATTEST.extraData exactly (empty for "no nonce"). */
   readonly nonce: Uint8Array;
-  /** The claimed PCR values; exactly the quoted PCRs must be given (no more, no fewer). */
-  readonly pcrs: PcrBanks;
+  /**
+   * The claimed PCR values; exactly the quoted PCRs must be given (no more, no fewer). When omitted, the
+   * quote's selection and pcrDigest are NOT checked (`pcrDigestChecked: false`): only use that to check a
+   * quote's signature and nonce, never to accept PCR values.
+   */
+  readonly pcrs?: PcrBanks;
   /** When set, the quote must select exactly these PCRs. */
   readonly expectedSelection?: readonly PcrSelection[];
 }
@@ -37,8 +41,10 @@ export interface VerifiedQuote {
   readonly quoteInfo: TPMS_QUOTE_INFO;
   /** The signature's hash, which is also the pcrDigest hash. */
   readonly signatureHash: HashInfo;
-  /** The quoted PCR values (now authenticated), per bank. */
+  /** The quoted PCR values (now authenticated), per bank; empty when `pcrs` was not supplied. */
   readonly pcrs: PcrBanks;
+  /** False only when no PCR values were supplied. */
+  readonly pcrDigestChecked: boolean;
 }
 
 const keyCache = new WeakMap<TPMT_PUBLIC, Map<number, Promise<CryptoKey>>>();
@@ -270,27 +276,30 @@ function checkContent(opts: VerifyQuoteOptions, hash: HashInfo): VerifiedQuote {
       actual: `"${toHex(attest.extraData)}"`,
     });
   const info = attest.attested as TPMS_QUOTE_INFO;
+  const supplied = opts.pcrs;
   if (opts.expectedSelection && !sameSelection(opts.expectedSelection, info.pcrSelect))
     throw new QuoteVerificationError("PCR_SELECTION_MISMATCH", "Quote selects other PCRs than expected", {
       expected: selectionKey(opts.expectedSelection),
       actual: selectionKey(info.pcrSelect),
     });
-  if (!suppliedExactly(info.pcrSelect, opts.pcrs)) {
-    const supplied = [...opts.pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] }));
-    const code = computeMissing(info.pcrSelect, opts.pcrs) ? "PCR_MISSING" : "PCR_SELECTION_MISMATCH";
+  if (!supplied)
+    return { attest, quoteInfo: info, signatureHash: hash, pcrs: new Map(), pcrDigestChecked: false };
+  if (!suppliedExactly(info.pcrSelect, supplied)) {
+    const given = [...supplied].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] }));
+    const code = computeMissing(info.pcrSelect, supplied) ? "PCR_MISSING" : "PCR_SELECTION_MISMATCH";
     throw new QuoteVerificationError(code, "Supplied PCR values do not match the quote's selection", {
       expected: selectionKey(info.pcrSelect),
-      actual: selectionKey(supplied),
+      actual: selectionKey(given),
     });
   }
-  const computed = computePcrDigest(hash, info.pcrSelect, opts.pcrs);
+  const computed = computePcrDigest(hash, info.pcrSelect, supplied);
   if (!bytesEqual(computed, info.pcrDigest))
     throw new QuoteVerificationError("PCR_DIGEST_MISMATCH", "PCR values do not match the quoted pcrDigest", {
       expected: `"${toHex(info.pcrDigest)}"`,
       actual: `"${toHex(computed)}"`,
     });
   // suppliedExactly() established that opts.pcrs holds exactly the quoted PCRs.
-  return { attest, quoteInfo: info, signatureHash: hash, pcrs: opts.pcrs };
+  return { attest, quoteInfo: info, signatureHash: hash, pcrs: supplied, pcrDigestChecked: true };
 }
 
 /**
@@ -326,7 +335,10 @@ function sameSelection(a: readonly PcrSelection[], b: readonly PcrSelection[]): 
     for (const s of sel) {
       if (!s.pcrSelect.length) continue;
       let set = m.get(s.hash);
-      if (!set) m.set(s.hash, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        m.set(s.hash, set);
+      }
       for (const p of s.pcrSelect) set.add(p);
     }
     return m;
