@@ -94,6 +94,7 @@ export {
   TPM_ST,
   TPM_SU,
 } from "./constants.ts";
+export { makeCredentialSoftware } from "./credential.ts";
 export {
   EventLogError,
   type EventLogErrorCode,
@@ -145,6 +146,7 @@ export {
   unmarshalResponse,
 } from "./execute.ts";
 export { digest, HASHES, type HashInfo, hashInfo } from "./hash.ts";
+export { kdfa, kdfe } from "./kdf.ts";
 export { objectName } from "./name.ts";
 export { type DecodedRc, decodeRc, describeRc, isTpmRc, TPM_RC } from "./rc.ts";
 // Structures (Part 2 field tables).
