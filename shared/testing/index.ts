@@ -5,5 +5,5 @@
  * @module
  */
 export { describeClusterStateConformance } from "./state-conformance.ts";
-export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export { type StartSwtpmOptions, type SwtpmInstance, startSwtpm } from "./swtpm.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";

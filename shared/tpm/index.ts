@@ -54,6 +54,7 @@ export {
 } from "./commands/credential.ts";
 export {
   EK_CERT_NV_INDEX_ECC,
+  EK_CERT_NV_INDEX_ECC_P384,
   EK_CERT_NV_INDEX_RSA,
   nvRead,
   nvReadPublic,
@@ -205,7 +206,7 @@ export {
 } from "./transport/swtpm.ts";
 export { type ClosableTpmTransport, MAX_RESPONSE_SIZE, type TpmTransport } from "./transport/types.ts";
 // Verification (pure).
-export { tpmPublicToCryptoKey } from "./verify/crypto-key.ts";
+export { tpmPublicToCryptoKey, tpmPublicToSpki } from "./verify/crypto-key.ts";
 export {
   computePcrDigest,
   parseTpmsAttest,

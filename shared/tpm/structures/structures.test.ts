@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { fromHex, toHex } from "@asterism/bytes";
+import { fromBase64, fromHex, toHex } from "@asterism/bytes";
 import { CodecError, decode, encode } from "@asterism/codec";
 import { readTestdata } from "@asterism/testing";
 import { TPM_ALG } from "../constants.ts";
@@ -10,6 +10,7 @@ import {
   EK_TEMPLATE_ECC_P256,
   EK_TEMPLATE_RSA_2048,
 } from "../templates.ts";
+import { tpmPublicToSpki } from "../verify/crypto-key.ts";
 import { TPMS_ATTEST, type TPMS_QUOTE_INFO } from "./attest.ts";
 import { TPML_PCR_SELECTION, TPMS_PCR_SELECTION, TPMT_HA } from "./basic.ts";
 import { TPM2B_PUBLIC, TPMT_PUBLIC } from "./public.ts";
@@ -35,11 +36,14 @@ describe("golden GCE structures round-trip byte for byte", () => {
     expect(toHex(encode(TPMT_SIGNATURE, decode(TPMT_SIGNATURE, sig)))).toBe(toHex(sig));
   });
 
-  test("the AK certificate carries the same RSA key as ak_pub", async () => {
+  test("the AK certificate and ak_pub.pem carry the SPKI of ak_pub", async () => {
     const pub = decode(TPMT_PUBLIC, await readTestdata(...DIR, "ak_pub.tpmt_public.bin"));
-    const cert = await readTestdata(...DIR, "ak_cert.der");
-    // The modulus appears verbatim inside the certificate's SubjectPublicKeyInfo.
-    expect(toHex(cert).includes(toHex(pub.unique as Uint8Array))).toBe(true);
+    const spki = await tpmPublicToSpki(pub);
+    const pem = new TextDecoder().decode(await readTestdata(...DIR, "ak_pub.pem"));
+    const pemDer = fromBase64(pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""));
+    expect(toHex(spki)).toBe(toHex(pemDer));
+    // The certificate embeds the same SubjectPublicKeyInfo verbatim.
+    expect(toHex(await readTestdata(...DIR, "ak_cert.der")).includes(toHex(spki))).toBe(true);
   });
 });
 
