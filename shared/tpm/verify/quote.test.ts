@@ -160,6 +160,18 @@ describe("quote verification negatives", () => {
     expect((err as QuoteVerificationError).code).toBe(wantCode);
   });
 
+  test("mutating a TPMT_PUBLIC after use never verifies against the cached key", async () => {
+    const o = await base();
+    const pub = parseTpmtPublic(o.akPublic as Uint8Array);
+    await verifyQuote({ ...o, akPublic: pub });
+    (pub as { unique: Uint8Array }).unique = (pub.unique as Uint8Array).with(
+      10,
+      ((pub.unique as Uint8Array)[10] ?? 0) ^ 1,
+    );
+    const err = await verifyQuote({ ...o, akPublic: pub }).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("SIGNATURE_INVALID");
+  });
+
   test("without PCR values only signature and nonce are checked, and the result says so", async () => {
     const { pcrs: _, ...rest } = await base();
     const v = await verifyQuote(rest);

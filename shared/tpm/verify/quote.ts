@@ -47,21 +47,57 @@ export interface VerifiedQuote {
   readonly pcrDigestChecked: boolean;
 }
 
-const keyCache = new WeakMap<TPMT_PUBLIC, Map<number, Promise<CryptoKey>>>();
+/**
+ * Imported WebCrypto keys per TPMT_PUBLIC object (importing costs as much as a verification). Each entry
+ * keeps a copy of the key material it was imported from and is used only while the object still holds
+ * exactly that material, so mutating a TPMT_PUBLIC after use can never verify against a stale key.
+ */
+const keyCache = new WeakMap<TPMT_PUBLIC, { material: KeyMaterial; keys: Map<number, Promise<CryptoKey>> }>();
+
+/** What the imported key depends on: parameters and (copied) public bytes. */
+interface KeyMaterial {
+  readonly params: number;
+  readonly a: Uint8Array;
+  readonly b: Uint8Array;
+}
+
+function sameMaterial(m: KeyMaterial, pub: TPMT_PUBLIC): boolean {
+  const rsa = rsaParams(pub);
+  if (rsa)
+    return m.params === rsa.parms.keyBits * 2 ** 32 + rsa.parms.exponent && bytesEqual(m.a, rsa.modulus);
+  const ecc = eccParams(pub);
+  if (ecc)
+    return m.params === ecc.parms.curveID && bytesEqual(m.a, ecc.point.x) && bytesEqual(m.b, ecc.point.y);
+  return false;
+}
+
+function materialOf(pub: TPMT_PUBLIC): KeyMaterial {
+  const rsa = rsaParams(pub);
+  if (rsa)
+    return {
+      params: rsa.parms.keyBits * 2 ** 32 + rsa.parms.exponent,
+      a: rsa.modulus.slice(),
+      b: new Uint8Array(0),
+    };
+  const ecc = eccParams(pub);
+  if (ecc) return { params: ecc.parms.curveID, a: ecc.point.x.slice(), b: ecc.point.y.slice() };
+  return { params: -1, a: new Uint8Array(0), b: new Uint8Array(0) };
+}
 
 function cachedKey(pub: TPMT_PUBLIC, sigAlg: number, hashAlg: number): Promise<CryptoKey> {
-  let m = keyCache.get(pub);
-  if (!m) {
-    m = new Map();
-    keyCache.set(pub, m);
+  let entry = keyCache.get(pub);
+  if (!entry || !sameMaterial(entry.material, pub)) {
+    entry = { material: materialOf(pub), keys: new Map() };
+    keyCache.set(pub, entry);
   }
+  const keys = entry.keys;
   const k = sigAlg * 0x10000 + hashAlg;
-  let p = m.get(k);
+  let p = keys.get(k);
   if (!p) {
     p = tpmPublicToCryptoKey(pub, sigAlg, hashAlg);
     // A failed import is not cached: the next call reports the same error afresh.
-    p.catch(() => m?.delete(k));
-    m.set(k, p);
+    p.catch(() => keys.delete(k));
+    keys.set(k, p);
   }
   return p;
 }
@@ -320,12 +356,19 @@ function suppliedExactly(sel: readonly PcrSelection[], pcrs: PcrBanks): boolean 
   let supplied = 0;
   for (const bank of pcrs.values()) supplied += bank.size;
   // A bank listed twice makes the counts ambiguous: fall back to exact set comparison.
-  if (seenBanks !== new Set(sel.filter((s) => s.pcrSelect.length).map((s) => s.hash)).size)
+  if (seenBanks > 1 && hasDuplicateBank(sel))
     return sameSelection(
       [...pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] })),
       sel,
     );
   return supplied === selected;
+}
+
+function hasDuplicateBank(sel: readonly PcrSelection[]): boolean {
+  for (let i = 0; i < sel.length; i++)
+    for (let j = i + 1; j < sel.length; j++)
+      if (sel[i]?.hash === sel[j]?.hash && sel[i]?.pcrSelect.length && sel[j]?.pcrSelect.length) return true;
+  return false;
 }
 
 /** Set equality of two selections (bank → PCR set), ignoring order, duplicates and empty banks. */
