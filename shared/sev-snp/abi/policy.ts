@@ -86,4 +86,3 @@ export function decodePlatformInfo(raw: bigint): Record<string, boolean> {
     tioEnabled: bit(7),
   };
 }
-

@@ -1,4 +1,16 @@
-import { at, bytes, CodecError, constant, decode, encode, layout, reserved, u8, u32le, u64le } from "@asterism/codec";
+import {
+  at,
+  bytes,
+  CodecError,
+  constant,
+  decode,
+  encode,
+  layout,
+  reserved,
+  u8,
+  u32le,
+  u64le,
+} from "@asterism/codec";
 import { SnpParseError } from "../errors.ts";
 import { GUEST_POLICY, type GuestPolicy, SIGNER_INFO, type SignerInfo } from "./policy.ts";
 
@@ -244,7 +256,8 @@ export function parseReport(input: Uint8Array, opts: ParseReportOptions = {}): A
       actual: `${input.length} bytes`,
     });
   const raw = input.subarray(0, REPORT_SIZE);
-  const version = (raw[0] as number) | ((raw[1] as number) << 8) | ((raw[2] as number) << 16) | ((raw[3] as number) << 24);
+  const version =
+    (raw[0] as number) | ((raw[1] as number) << 8) | ((raw[2] as number) << 16) | ((raw[3] as number) << 24);
   const table = tableFor(version);
   if (table === undefined)
     throw new SnpParseError("UNSUPPORTED_VERSION", "Cannot parse SNP report", {

@@ -1,13 +1,12 @@
 import {
   type Certificate,
+  decodeOid,
   decodeUnsigned,
   type Extension,
   OID,
   PkiError,
   parseDer,
   TAG,
-
-  decodeOid,
 } from "@asterism/pki";
 import { type Product, productFromName } from "../abi/product.ts";
 import type { TcbParts } from "../abi/tcb.ts";
@@ -89,7 +88,8 @@ function ia5Value(exts: readonly Extension[], oid: string, name: string): string
 }
 
 function required<T>(v: T | undefined, name: string): T {
-  if (v === undefined) throw invalid("Cannot read AMD endorsement key certificate", `extension ${name}`, "absent");
+  if (v === undefined)
+    throw invalid("Cannot read AMD endorsement key certificate", `extension ${name}`, "absent");
   return v;
 }
 
@@ -97,14 +97,25 @@ function required<T>(v: T | undefined, name: string): T {
  * Decode the AMD extensions of a VCEK/VLEK certificate's extension list. Pure parsing of the extension
  * values (the certificate's signature is checked elsewhere). Throws {@link SnpVerifyError} `CERT_INVALID`.
  */
-export function parseAmdExtensions(exts: readonly Extension[], commonName: string | undefined): AmdEndorsementKey {
+export function parseAmdExtensions(
+  exts: readonly Extension[],
+  commonName: string | undefined,
+): AmdEndorsementKey {
   const kind = commonName === "SEV-VCEK" ? "vcek" : commonName === "SEV-VLEK" ? "vlek" : undefined;
   if (kind === undefined)
-    throw invalid("Cannot identify AMD endorsement key", 'CN "SEV-VCEK" or "SEV-VLEK"', JSON.stringify(commonName));
+    throw invalid(
+      "Cannot identify AMD endorsement key",
+      'CN "SEV-VCEK" or "SEV-VLEK"',
+      JSON.stringify(commonName),
+    );
   const productName = required(ia5Value(exts, AMD_OID.productName, "productName"), "productName");
   const product = productFromName(productName);
   if (product === undefined)
-    throw invalid("Cannot read AMD extension productName", "Milan*, Genoa* or Turin*", JSON.stringify(productName));
+    throw invalid(
+      "Cannot read AMD extension productName",
+      "Milan*, Genoa* or Turin*",
+      JSON.stringify(productName),
+    );
   const spl = (oid: string, name: string) => required(intValue(exts, oid, name, 255), name);
   const fmc = intValue(exts, AMD_OID.fmcSPL, "fmcSPL", 255);
   if ((product === "turin") !== (fmc !== undefined))
@@ -125,7 +136,11 @@ export function parseAmdExtensions(exts: readonly Extension[], commonName: strin
   if (kind === "vcek") {
     const want = product === "turin" ? 8 : 64;
     if (hwIdExt === undefined || hwIdExt.length !== want)
-      throw invalid("Cannot read VCEK hwID", `${want} bytes`, hwIdExt === undefined ? "absent" : `${hwIdExt.length} bytes`);
+      throw invalid(
+        "Cannot read VCEK hwID",
+        `${want} bytes`,
+        hwIdExt === undefined ? "absent" : `${hwIdExt.length} bytes`,
+      );
     if (cspId !== undefined) throw invalid("Cannot read VCEK", "no cspID extension", "cspID present");
   } else {
     if (cspId === undefined) throw invalid("Cannot read VLEK", "a cspID extension", "absent");
@@ -161,4 +176,3 @@ function decodeOidSafe(t: Parameters<typeof decodeOid>[0]): string | undefined {
     return undefined;
   }
 }
-

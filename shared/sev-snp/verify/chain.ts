@@ -1,9 +1,9 @@
 import {
   type Certificate,
   certificatesFromPemOrDer,
+  PkiError,
   parseCertificate,
   parsePem,
-  PkiError,
 } from "@asterism/pki";
 import { type Product, productKdsName } from "../abi/product.ts";
 import { SnpVerifyError, type SnpVerifyErrorCode } from "../errors.ts";

@@ -34,7 +34,12 @@ export async function verifyReportSignature(report: AttestationReport, key: Cryp
       actual: String(report.signatureAlgo),
     });
   const signed = report.raw.subarray(0, SIGNED_SIZE) as Uint8Array<ArrayBuffer>;
-  const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, key, reportSignatureRaw(report), signed);
+  const ok = await crypto.subtle.verify(
+    { name: "ECDSA", hash: "SHA-384" },
+    key,
+    reportSignatureRaw(report),
+    signed,
+  );
   if (!ok)
     throw new SnpVerifyError("REPORT_SIGNATURE_INVALID", "SNP report signature does not verify", {
       expected: "signed by the VCEK/VLEK",

@@ -10,10 +10,10 @@ import {
   verifyCrl,
   verifyIssuedBy,
 } from "@asterism/pki";
+import { SIGNING_KEY } from "../abi/policy.ts";
 import { type Product, productFromCpuid } from "../abi/product.ts";
 import { type AttestationReport, parseReport } from "../abi/report.ts";
 import { decodeTcb, formatTcb, type TcbParts, tcbEqual } from "../abi/tcb.ts";
-import { SIGNING_KEY } from "../abi/policy.ts";
 import { SnpVerifyError } from "../errors.ts";
 import { type AmdEndorsementKey, parseAmdEndorsementKey } from "./amd-cert.ts";
 import {
@@ -103,7 +103,11 @@ function signerOf(report: AttestationReport): "vcek" | "vlek" {
   });
 }
 
-function resolveProduct(report: AttestationReport, leaf: AmdEndorsementKey, expected: Product | undefined): Product {
+function resolveProduct(
+  report: AttestationReport,
+  leaf: AmdEndorsementKey,
+  expected: Product | undefined,
+): Product {
   const sources: [string, Product | undefined][] = [
     ["expected product", expected],
     [
@@ -289,10 +293,14 @@ export function createSnpVerifier(options: SnpVerifierOptions = {}): SnpVerifier
       const leafInfo = leafFor(evidence.endorsementKey, leafId).info;
       const product = resolveProduct(report, leafInfo, opts.product);
       if (leafInfo.kind !== signer)
-        throw new SnpVerifyError("SIGNER_MISMATCH", "Report and key certificate disagree on the signing key", {
-          expected: `a ${signer.toUpperCase()} (report SIGNING_KEY)`,
-          actual: `a ${leafInfo.kind.toUpperCase()} certificate`,
-        });
+        throw new SnpVerifyError(
+          "SIGNER_MISMATCH",
+          "Report and key certificate disagree on the signing key",
+          {
+            expected: `a ${signer.toUpperCase()} (report SIGNING_KEY)`,
+            actual: `a ${leafInfo.kind.toUpperCase()} certificate`,
+          },
+        );
       const chain = await chainFor(product, signer, evidence, leafId);
       try {
         checkValidity(chain.ark, opts.now);
@@ -325,10 +333,14 @@ export function createSnpVerifier(options: SnpVerifierOptions = {}): SnpVerifier
           });
       }
       if (!tcbEqual(info.tcb, tcb.reported))
-        throw new SnpVerifyError("TCB_MISMATCH", "REPORTED_TCB does not match the TCB of the VCEK/VLEK certificate", {
-          expected: formatTcb(info.tcb),
-          actual: formatTcb(tcb.reported),
-        });
+        throw new SnpVerifyError(
+          "TCB_MISMATCH",
+          "REPORTED_TCB does not match the TCB of the VCEK/VLEK certificate",
+          {
+            expected: formatTcb(info.tcb),
+            actual: formatTcb(tcb.reported),
+          },
+        );
       await verifyReportSignature(report, chain.key);
       return {
         report,
