@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { certificatesFromPemOrDer, parseCertificate, toPem, verifyIssuedBy } from "@asterism/pki";
-import { parseReport, serializeReport } from "../abi/report.ts";
+import { parseReport } from "../abi/report.ts";
 import { SnpParseError, SnpVerifyError, type SnpVerifyErrorCode } from "../errors.ts";
 import { thrown, vectors } from "../vectors.test-helper.ts";
 import { parseAmdEndorsementKey } from "./amd-cert.ts";
