@@ -35,7 +35,9 @@ beforeAll(async () => {
       hits.set(path, (hits.get(path) ?? 0) + 1);
       if (gate !== undefined) await gate;
       const body = routes.get(path);
-      return body === undefined ? new Response("not found", { status: 404 }) : new Response(body as Uint8Array<ArrayBuffer>);
+      return body === undefined
+        ? new Response("not found", { status: 404 })
+        : new Response(body as Uint8Array<ArrayBuffer>);
     },
   });
   base = `http://127.0.0.1:${server.port}`;
