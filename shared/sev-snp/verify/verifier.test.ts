@@ -257,6 +257,16 @@ describe("negative vectors fail with the right code", () => {
     expect((e2 as SnpVerifyError).code).toBe("CHAIN_INVALID");
   });
 
+  test("go-sev-guest: expected stepping other than the VCEK's (Milan-B0) → PRODUCT_MISMATCH", async () => {
+    const ev = { report: await vectors.gsg.report(), endorsementKey: await vectors.gsg.vcek() };
+    await verifier.verify(ev, { now: vectors.gsg.now, product: "milan", productName: "Milan-B0" });
+    await expectVerifyCode(
+      ev,
+      { now: vectors.gsg.now, product: "milan", productName: "Milan-B1" },
+      "PRODUCT_MISMATCH",
+    );
+  });
+
   test("expected product differs from the certificate → PRODUCT_MISMATCH", async () => {
     await expectVerifyCode(
       { report: await vectors.gsg.report(), endorsementKey: await vectors.gsg.vcek() },

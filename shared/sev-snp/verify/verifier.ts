@@ -28,7 +28,7 @@ import { verifyReportSignature } from "./report-signature.ts";
 
 /** The evidence to verify: a report, the key certificate that signed it, and optionally the chain. */
 export interface SnpEvidence {
-  /** The report bytes (exactly 0x4A0) or an already parsed report. */
+  /** The report bytes (exactly 0x4A0) or an already parsed report (re-parsed from its `raw` bytes). */
   readonly report: Uint8Array | AttestationReport;
   /** The VCEK or VLEK certificate, DER or PEM. */
   readonly endorsementKey: Uint8Array;
@@ -48,6 +48,11 @@ export interface SnpVerifyOptions {
    * productName. When several sources exist they must agree.
    */
   readonly product?: Product;
+  /**
+   * The exact productName the VCEK/VLEK must carry, product and stepping (e.g. "Milan-B0"). Absent: any
+   * stepping of the product. (go-sev-guest's "expected product stepping" check.)
+   */
+  readonly productName?: string;
   /** AMD's CRL (DER, KDS `/…/crl`) for the product and key kind; when given, the ASK/ASVK must not be revoked. */
   readonly crl?: Uint8Array;
 }
@@ -285,13 +290,22 @@ export function createSnpVerifier(options: SnpVerifierOptions = {}): SnpVerifier
 
   return {
     async verify(evidence, opts) {
-      const report = evidence.report instanceof Uint8Array ? parseReport(evidence.report) : evidence.report;
+      // Always derive the fields from the bytes the signature covers: a caller-supplied parsed report whose
+      // fields were edited after parsing must not be validated with fields the signature never saw.
+      const report = parseReport(
+        evidence.report instanceof Uint8Array ? evidence.report : evidence.report.raw,
+      );
       const signer = signerOf(report);
       // The product decides which roots apply, so resolve it before the chain; the leaf's productName is
       // read without trusting it yet (it only has to agree with the other sources).
       const leafId = toBase64(evidence.endorsementKey);
       const leafInfo = leafFor(evidence.endorsementKey, leafId).info;
       const product = resolveProduct(report, leafInfo, opts.product);
+      if (opts.productName !== undefined && opts.productName !== leafInfo.productName)
+        throw new SnpVerifyError("PRODUCT_MISMATCH", "VCEK/VLEK is for another product stepping", {
+          expected: JSON.stringify(opts.productName),
+          actual: JSON.stringify(leafInfo.productName),
+        });
       if (leafInfo.kind !== signer)
         throw new SnpVerifyError(
           "SIGNER_MISMATCH",
