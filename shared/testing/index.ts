@@ -4,4 +4,23 @@
  *
  * @module
  */
+
+export {
+  createFakeSnpPlatform,
+  type FakeSnpOptions,
+  type FakeSnpPlatform,
+  INTERMEDIATE_SERIAL,
+} from "./fake-snp.ts";
+export {
+  buildTestCertificate,
+  buildTestCrl,
+  createTestKey,
+  der,
+  derIa5,
+  derInteger,
+  derOid,
+  type TestCertificateOptions,
+  type TestExtension,
+  type TestKey,
+} from "./test-pki.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
