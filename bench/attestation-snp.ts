@@ -41,7 +41,8 @@ const evidence = { report: reportBytes, endorsementKey: vcek };
 
 const cases = {
   "raw ECDSA P-384 verify (WebCrypto)": async () => {
-    if (!(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, key, sig, signed))) throw new Error("bad");
+    if (!(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, key, sig, signed)))
+      throw new Error("bad");
   },
   "SNP report verify (chain cached)": async () => {
     await verifier.verify(evidence, { now });
@@ -81,10 +82,23 @@ const rows = (Object.keys(cases) as Name[]).map((name) => ({
   ratio: Number((rate(name) / baseline).toFixed(3)),
 }));
 
-console.log(`\nSEV-SNP verification throughput (Bun ${Bun.version}, ${ROUNDS} interleaved rounds, ${totalSeconds}s)\n`);
+console.log(
+  `\nSEV-SNP verification throughput (Bun ${Bun.version}, ${ROUNDS} interleaved rounds, ${totalSeconds}s)\n`,
+);
 console.log(`${"case".padEnd(38)} ${"ops/s".padStart(9)} ${"µs/op".padStart(9)} ${"vs raw".padStart(8)}`);
 for (const r of rows)
-  console.log(`${r.name.padEnd(38)} ${String(r.opsPerSec).padStart(9)} ${String(r.usPerOp).padStart(9)} ${r.ratio.toFixed(3).padStart(8)}`);
+  console.log(
+    `${r.name.padEnd(38)} ${String(r.opsPerSec).padStart(9)} ${String(r.usPerOp).padStart(9)} ${r.ratio.toFixed(3).padStart(8)}`,
+  );
 const ratio = rows[1]?.ratio ?? 0;
 console.log(`\ngoal: verify/raw ≥ 0.8 → ${ratio >= 0.8 ? "met" : "NOT met"} (${ratio.toFixed(3)})\n`);
-console.log(JSON.stringify({ bench: "attestation-snp", bun: Bun.version, seconds: totalSeconds, goalRatio: 0.8, ratio, rows }));
+console.log(
+  JSON.stringify({
+    bench: "attestation-snp",
+    bun: Bun.version,
+    seconds: totalSeconds,
+    goalRatio: 0.8,
+    ratio,
+    rows,
+  }),
+);
