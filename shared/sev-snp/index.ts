@@ -77,6 +77,7 @@ export {
   type KdsFetch,
   MAX_KDS_RESPONSE_BYTES,
 } from "./kds/client.ts";
+export { collectSnpEvidence, type SuppliedCertificates } from "./kds/collect.ts";
 export { certChainPath, crlPath, KDS_BASE_URL, type KdsKeyKind, vcekPath } from "./kds/urls.ts";
 export {
   parseSnpPolicy,

@@ -6,6 +6,7 @@ import { thrown, vectors } from "../vectors.test-helper.ts";
 import { createSnpVerifier } from "../verify/verifier.ts";
 import { createKdsBundle, parseKdsBundle } from "./bundle.ts";
 import { createKdsClient, MAX_KDS_RESPONSE_BYTES } from "./client.ts";
+import { collectSnpEvidence } from "./collect.ts";
 import { certChainPath, crlPath, vcekPath } from "./urls.ts";
 
 /** A loopback KDS serving the vectors' certificates, counting requests per path. */
@@ -166,5 +167,33 @@ describe("offline bundle", () => {
     { name: "extra field", doc: { format: "asterism.kds-bundle.v1", entries: {}, more: 1 } },
   ])("$name → BUNDLE_INVALID", async ({ doc }) => {
     expect(await kdsCode(async () => parseKdsBundle(doc))).toBe("BUNDLE_INVALID");
+  });
+});
+
+describe("collectSnpEvidence (Constellation certificate precedence)", () => {
+  test("VCEK and ASK fetched from KDS when the host supplies none; the KDS ARK is dropped", async () => {
+    const kds = createKdsClient({ fetch, baseUrl: base });
+    const report = parseReport(await vectors.gsg.report());
+    const ev = await collectSnpEvidence(report, {}, kds, "milan");
+    expect(Array.isArray(ev.chain) && ev.chain.map((c) => c.subject.commonName)).toEqual(["SEV-Milan"]);
+    const v = await createSnpVerifier().verify(ev, { now: vectors.gsg.now });
+    expect(v.chain).toEqual(["SEV-VCEK", "SEV-Milan", "ARK-Milan"]);
+  });
+
+  test("supplied VCEK and chain win; nothing is fetched", async () => {
+    const kds = createKdsClient({}); // offline, empty: any fetch would fail NOT_IN_BUNDLE
+    const report = parseReport(await vectors.aws.report());
+    const ev = await collectSnpEvidence(
+      report,
+      { endorsementKey: await vectors.aws.vlek(), chain: await vectors.aws.chain() },
+      kds,
+    );
+    await createSnpVerifier().verify(ev, { now: vectors.aws.now });
+  });
+
+  test("a VLEK-signed report without a VLEK → CERT_INVALID (KDS serves no VLEKs)", async () => {
+    const report = parseReport(await vectors.aws.report());
+    const e = await thrown(() => collectSnpEvidence(report, {}, createKdsClient({})));
+    expect((e as { code?: string }).code).toBe("CERT_INVALID");
   });
 });
