@@ -4,13 +4,13 @@
  *
  * @module
  */
-
 export {
   createFakeSnpPlatform,
   type FakeSnpOptions,
   type FakeSnpPlatform,
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
+export { describeClusterStateConformance } from "./state-conformance.ts";
 export {
   buildTestCertificate,
   buildTestCrl,
