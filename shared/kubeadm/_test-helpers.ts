@@ -26,7 +26,11 @@ export function seededBytes(seed = 0x9e3779b9): (n: number) => Uint8Array {
 
 /** Runs openssl with `stdin`, returning stdout; throws on a non-zero exit. */
 export async function openssl(args: string[], stdin: string | Uint8Array): Promise<Uint8Array> {
-  const p = Bun.spawn(["openssl", ...args], { stdin: new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn(["openssl", ...args], {
+    stdin: new Blob([typeof stdin === "string" ? stdin : new Uint8Array(stdin)]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out, err, code] = await Promise.all([
     new Response(p.stdout).arrayBuffer(),
     new Response(p.stderr).text(),

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readTestdata } from "@asterism/testing";
+import { openssl, opensslPin, seededBytes, TEST_NOW } from "./_test-helpers.ts";
 import { CA_COMMON_NAMES, caCertHash, generateCa, generateClusterPki, loadCa } from "./ca.ts";
 import { PkiError } from "./errors.ts";
-import { openssl, opensslPin, seededBytes, TEST_NOW } from "./_test-helpers.ts";
 import { x509 } from "./x509.ts";
 
 const deps = { now: () => TEST_NOW, randomBytes: seededBytes() };
@@ -12,8 +12,16 @@ describe("caCertHash (kubeadm --discovery-token-ca-cert-hash)", () => {
   // Pins computed independently on 2026-11-25 with:
   //   openssl x509 -pubkey -noout < F | openssl pkey -pubin -outform der | sha256sum
   test.each([
-    { name: "EC P-384 VCEK", file: "vcek.pem", pin: "sha256:8fe7fe71199ca4947975771c37452f586c00367d9d742a59f200a6199f138416" },
-    { name: "RSA-4096 ASK (first of certchain.pem)", file: "certchain.pem", pin: "sha256:42491669ccb851d627ea9846cd24eccbeb7de7c2a62740120fff88001d38ebb6" },
+    {
+      name: "EC P-384 VCEK",
+      file: "vcek.pem",
+      pin: "sha256:8fe7fe71199ca4947975771c37452f586c00367d9d742a59f200a6199f138416",
+    },
+    {
+      name: "RSA-4096 ASK (first of certchain.pem)",
+      file: "certchain.pem",
+      pin: "sha256:42491669ccb851d627ea9846cd24eccbeb7de7c2a62740120fff88001d38ebb6",
+    },
   ])("$name matches the openssl pin", async ({ file, pin }) => {
     const pem = new TextDecoder().decode(await readTestdata(...SNP, file));
     const first = pem.slice(0, pem.indexOf("-----END CERTIFICATE-----") + 25);
@@ -65,9 +73,7 @@ describe("loadCa", () => {
   test("accepts SEC1 (EC PRIVATE KEY) and PKCS#1 (RSA PRIVATE KEY) keys as kubeadm writes them", async () => {
     for (const algorithm of ["ECDSA-P256", "RSA-2048"] as const) {
       const ca = await generateCa({ commonName: "kubernetes", algorithm }, deps);
-      const traditional = new TextDecoder().decode(
-        await openssl(["pkey", "-traditional"], ca.keyPem),
-      );
+      const traditional = new TextDecoder().decode(await openssl(["pkey", "-traditional"], ca.keyPem));
       expect(traditional).toMatch(/BEGIN (EC|RSA) PRIVATE KEY/);
       await loadCa(ca.certPem, traditional, deps);
     }
@@ -78,14 +84,20 @@ describe("loadCa", () => {
       name: "key of another CA",
       wantCode: "KEY_MISMATCH",
       make: async () => {
-        const [a, b] = await Promise.all([generateCa({ commonName: "a" }, deps), generateCa({ commonName: "b" }, deps)]);
+        const [a, b] = await Promise.all([
+          generateCa({ commonName: "a" }, deps),
+          generateCa({ commonName: "b" }, deps),
+        ]);
         return [a.certPem, b.keyPem];
       },
     },
     {
       name: "garbage key",
       wantCode: "PEM_INVALID",
-      make: async () => [(await generateCa({ commonName: "a" }, deps)).certPem, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"],
+      make: async () => [
+        (await generateCa({ commonName: "a" }, deps)).certPem,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+      ],
     },
     {
       name: "garbage certificate",
@@ -96,7 +108,10 @@ describe("loadCa", () => {
       name: "expired CA",
       wantCode: "CA_EXPIRED",
       make: async () => {
-        const ca = await generateCa({ commonName: "a", validityMs: 1000 }, { ...deps, now: () => new Date(TEST_NOW.getTime() - 3_600_000) });
+        const ca = await generateCa(
+          { commonName: "a", validityMs: 1000 },
+          { ...deps, now: () => new Date(TEST_NOW.getTime() - 3_600_000) },
+        );
         return [ca.certPem, ca.keyPem];
       },
     },
@@ -104,9 +119,19 @@ describe("loadCa", () => {
       name: "leaf certificate (CA:FALSE)",
       wantCode: "CA_INVALID",
       make: async () => {
-        const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+        const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+          "sign",
+          "verify",
+        ])) as CryptoKeyPair;
         const cert = await x509.X509CertificateGenerator.createSelfSigned(
-          { name: "CN=leaf", keys, notBefore: new Date(TEST_NOW.getTime() - 1000), notAfter: new Date(TEST_NOW.getTime() + 1e9), signingAlgorithm: { name: "ECDSA", hash: "SHA-256" }, extensions: [new x509.BasicConstraintsExtension(false)] },
+          {
+            name: "CN=leaf",
+            keys,
+            notBefore: new Date(TEST_NOW.getTime() - 1000),
+            notAfter: new Date(TEST_NOW.getTime() + 1e9),
+            signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+            extensions: [new x509.BasicConstraintsExtension(false)],
+          },
           crypto,
         );
         const der = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
@@ -137,7 +162,9 @@ describe("generateClusterPki", () => {
     expect(pki.frontProxyCa.cert.subject).toBe("CN=front-proxy-ca");
     expect(pki.etcdCa.cert.subject).toBe("CN=etcd-ca");
     expect(pki.serviceAccount.publicKeyPem).toContain("BEGIN PUBLIC KEY");
-    const text = new TextDecoder().decode(await openssl(["pkey", "-noout", "-text"], pki.serviceAccount.privateKeyPem));
+    const text = new TextDecoder().decode(
+      await openssl(["pkey", "-noout", "-text"], pki.serviceAccount.privateKeyPem),
+    );
     expect(text).toContain("2048 bit");
   });
 });

@@ -159,7 +159,7 @@ export async function caCertHash(
 
 function parseCertificateDer(der: Uint8Array): x509.X509Certificate {
   try {
-    return new x509.X509Certificate(der);
+    return new x509.X509Certificate(new Uint8Array(der));
   } catch (cause) {
     throw new PkiError("PEM_INVALID", "Cannot parse certificate", {
       expected: "a DER X.509 certificate",

@@ -151,7 +151,9 @@ export async function writeControlPlaneFiles(
 /** Reads the bundle back from `pkiDir` (the JoinService reads the files its control-plane host holds). */
 export async function readControlPlaneFiles(pkiDir: string): Promise<ControlPlaneFile[]> {
   return Promise.all(
-    CONTROL_PLANE_FILE_NAMES.map(async (name) => ({ name, data: await readFile(join(pkiDir, name), "utf8") })),
+    CONTROL_PLANE_FILE_NAMES.map(async (name) => ({
+      name,
+      data: await readFile(join(pkiDir, name), "utf8"),
+    })),
   );
 }
-

@@ -45,7 +45,8 @@ export async function generateKeyPair(alg: KeyAlgorithm, crypto: Crypto): Promis
 /** The signature algorithm a CA key signs with: ECDSA with the curve's matching hash, or RSA PKCS#1 v1.5 SHA-256. */
 export function signingAlgorithmFor(key: CryptoKey): Algorithm | EcdsaParams {
   const alg = key.algorithm as Partial<EcKeyAlgorithm> & Algorithm;
-  if (alg.name === "ECDSA") return { name: "ECDSA", hash: alg.namedCurve === "P-384" ? "SHA-384" : "SHA-256" };
+  if (alg.name === "ECDSA")
+    return { name: "ECDSA", hash: alg.namedCurve === "P-384" ? "SHA-384" : "SHA-256" };
   return { name: "RSASSA-PKCS1-v1_5" };
 }
 
@@ -84,7 +85,11 @@ function keyObjectFromPem(pem: string, what: string): KeyObject {
  * `PRIVATE KEY`) into a non-extractable WebCrypto signing key. Only RSA ≥ 2048 bits and ECDSA P-256/P-384
  * are accepted.
  */
-export async function importPrivateKeyPem(pem: string, crypto: Crypto, what = "private key"): Promise<LoadedPrivateKey> {
+export async function importPrivateKeyPem(
+  pem: string,
+  crypto: Crypto,
+  what = "private key",
+): Promise<LoadedPrivateKey> {
   const obj = keyObjectFromPem(pem, what);
   const pkcs8 = obj.export({ format: "der", type: "pkcs8" });
   const spki = new Uint8Array(createPublicKey(obj).export({ format: "der", type: "spki" }));
