@@ -139,7 +139,9 @@ export const LOCAL_INSTALLER_NOTE =
 function checkConfigKind(config: string, kind: string): void {
   let kinds: unknown[];
   try {
-    kinds = parseAllDocuments(config).map((d) => (d.toJS() as { kind?: unknown } | null)?.kind);
+    const docs = parseAllDocuments(config);
+    if (!Array.isArray(docs) || docs.some((d) => d.errors.length > 0)) throw new Error("YAML syntax error");
+    kinds = docs.map((d) => (d.toJS() as { kind?: unknown } | null)?.kind);
   } catch (cause) {
     throw new KubeadmConfigError("CONFIG_INVALID", "Cannot read kubeadm configuration", {
       expected: "YAML",
