@@ -109,6 +109,12 @@ export {
   type KubernetesInstaller,
   LOCAL_INSTALLER_NOTE,
 } from "./installer.ts";
+export {
+  type IssueJoinMaterialInput,
+  issueKubernetesJoinMaterial,
+  type KubernetesJoinMaterial,
+  type KubernetesJoinRequest,
+} from "./join-material.ts";
 export { KEY_ALGORITHMS, type KeyAlgorithm } from "./keys.ts";
 export {
   CA_CERT_HASH_PATTERN,
