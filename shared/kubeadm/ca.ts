@@ -81,12 +81,26 @@ export async function generateCa(
   return loadCa(cert.toString("pem"), keyPem, d);
 }
 
-function parseCertificate(pem: string, what: string): x509.X509Certificate {
+/** A parsed certificate with the parts we inspect decoded eagerly (so later access cannot throw untyped). */
+interface InspectedCertificate {
+  readonly cert: x509.X509Certificate;
+  readonly basicConstraints: x509.BasicConstraintsExtension | null;
+  readonly keyUsage: x509.KeyUsagesExtension | null;
+  readonly spki: Uint8Array<ArrayBuffer>;
+}
+
+function parseCertificate(input: string | Uint8Array, what: string): InspectedCertificate {
   try {
-    return new x509.X509Certificate(pem);
+    const cert = new x509.X509Certificate(typeof input === "string" ? input : new Uint8Array(input));
+    return {
+      cert,
+      basicConstraints: cert.getExtension(x509.BasicConstraintsExtension),
+      keyUsage: cert.getExtension(x509.KeyUsagesExtension),
+      spki: new Uint8Array(cert.publicKey.rawData),
+    };
   } catch (cause) {
     throw new PkiError("PEM_INVALID", `Cannot parse ${what}`, {
-      expected: "a PEM X.509 certificate",
+      expected: typeof input === "string" ? "a PEM X.509 certificate" : "a DER X.509 certificate",
       actual: "unparseable input",
       cause,
     });
@@ -105,15 +119,18 @@ export async function loadCa(
   what = "CA",
 ): Promise<CertificateAuthority> {
   const d = resolvePkiDeps(deps);
-  const cert = parseCertificate(certPem, `${what} certificate`);
-  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const {
+    cert,
+    basicConstraints: bc,
+    keyUsage: ku,
+    spki: certSpki,
+  } = parseCertificate(certPem, `${what} certificate`);
   if (!bc?.ca) {
     throw new PkiError("CA_INVALID", `Cannot use ${what} certificate`, {
       expected: "basicConstraints CA:TRUE",
       actual: bc ? "CA:FALSE" : "no basicConstraints",
     });
   }
-  const ku = cert.getExtension(x509.KeyUsagesExtension);
   if (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
     throw new PkiError("CA_INVALID", `Cannot use ${what} certificate`, {
       expected: "keyUsage keyCertSign",
@@ -128,7 +145,6 @@ export async function loadCa(
     });
   }
   const loaded = await importPrivateKeyPem(keyPem, d.crypto, `${what} key`);
-  const certSpki = new Uint8Array(cert.publicKey.rawData);
   if (toHex(certSpki) !== toHex(loaded.spki)) {
     throw new PkiError("KEY_MISMATCH", `Cannot use ${what}`, {
       expected: "a private key matching the certificate's public key",
@@ -147,26 +163,12 @@ export async function caCertHash(
   cert: x509.X509Certificate | string | Uint8Array,
   crypto: Crypto = globalThis.crypto,
 ): Promise<string> {
-  const c =
+  const spki =
     cert instanceof x509.X509Certificate
-      ? cert
-      : typeof cert === "string"
-        ? parseCertificate(cert, "certificate")
-        : parseCertificateDer(cert);
-  const digest = await crypto.subtle.digest("SHA-256", c.publicKey.rawData);
+      ? new Uint8Array(cert.publicKey.rawData)
+      : parseCertificate(cert, "certificate").spki;
+  const digest = await crypto.subtle.digest("SHA-256", spki);
   return `sha256:${toHex(new Uint8Array(digest))}`;
-}
-
-function parseCertificateDer(der: Uint8Array): x509.X509Certificate {
-  try {
-    return new x509.X509Certificate(new Uint8Array(der));
-  } catch (cause) {
-    throw new PkiError("PEM_INVALID", "Cannot parse certificate", {
-      expected: "a DER X.509 certificate",
-      actual: "unparseable input",
-      cause,
-    });
-  }
 }
 
 /** The service-account token signing key pair (`sa.key` / `sa.pub`). */

@@ -1,6 +1,7 @@
 import { posix } from "node:path";
 import { toHex } from "@asterism/bytes";
 import * as v from "valibot";
+import { describeIssue } from "./_issues.ts";
 import { ComponentError } from "./errors.ts";
 
 /** Longest component list accepted: a Kubernetes install is ~10 components; 64 is generous. */
@@ -69,10 +70,9 @@ export function parseComponentList(input: unknown): Component[] {
     }
     const r = v.safeParse(ComponentSchema, item);
     if (!r.success) {
-      const issue = r.issues[0];
-      const path = issue?.path?.map((p) => String(p.key)).join(".") ?? "(component)";
+      const { path, rule } = describeIssue(r.issues);
       throw new ComponentError("COMPONENT_LIST_INVALID", "Cannot parse component list", {
-        expected: `component ${i} ${path} ${issue?.message ?? "valid"}`,
+        expected: `component ${i} ${path}: ${rule}`,
         actual: `invalid ${path}`,
       });
     }

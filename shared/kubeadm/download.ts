@@ -118,6 +118,15 @@ async function fetchToFile(
   } catch (cause) {
     throw failure(cause, "request failed");
   }
+  // Redirects (dl.k8s.io → CDN) are followed, but only to http(s): never to file: or other local schemes.
+  const finalScheme = res.url ? new URL(res.url).protocol : new URL(url).protocol;
+  if (finalScheme !== "https:" && finalScheme !== "http:" && finalScheme !== "data:") {
+    await res.body?.cancel().catch(() => undefined);
+    throw new ComponentError("COMPONENT_FETCH_FAILED", `Cannot download ${redact(url)}`, {
+      expected: "an http(s) or data: response",
+      actual: `a ${finalScheme} response`,
+    });
+  }
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => undefined);
     throw new ComponentError("COMPONENT_FETCH_FAILED", `Cannot download ${redact(url)}`, {

@@ -83,6 +83,7 @@ describe("generateInitConfig", () => {
     { name: "CIDR prefix too long", patch: { serviceSubnet: "10.96.0.0/33" } },
     { name: "malformed token", patch: { initToken: { id: "ABCDEF", secret: "0123456789abcdef" } } },
     { name: "unknown field", patch: { unsafeSkipCAVerification: true } },
+    { name: "cert SAN that is neither IP nor DNS name", patch: { apiServerCertSans: ["a b"] } },
     {
       name: "YAML injection in an extra arg name",
       patch: { apiServerExtraArgs: { "a\nkind: Secret": "x" } },
@@ -149,5 +150,20 @@ describe("generateJoinConfig", () => {
     expect(err).toBeInstanceOf(KubeadmConfigError);
     expect((err as KubeadmConfigError).code).toBe("CONFIG_INVALID");
     expect((err as Error).message).not.toContain("0123456789abcdef");
+  });
+
+  test.each([
+    { name: "upper-case secret", token: { id: "abcdef", secret: "SECRETSECRETSECR" } },
+    { name: "numeric secret", token: { id: "abcdef", secret: 1234567890 } },
+  ])("a malformed token ($name) is never echoed in the error", ({ token: bad }) => {
+    let err: unknown;
+    try {
+      generateJoinConfig({ ...join, token: bad } as JoinConfigInput);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as KubeadmConfigError).code).toBe("CONFIG_INVALID");
+    const text = `${(err as Error).message} ${JSON.stringify(err)}`;
+    expect(text).not.toContain(String(bad.secret));
   });
 });

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { stringify } from "yaml";
+import { describeIssue } from "./_issues.ts";
 import { KubeadmConfigError } from "./errors.ts";
 import { canonicalIp, isValidNodeName, type NodeRole } from "./identity.ts";
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "./keys.ts";
@@ -76,7 +77,18 @@ export const InitConfigInputSchema = v.strictObject({
   dnsDomain: v.optional(v.pipe(v.string(), v.check(isValidNodeName, "must be a DNS name")), "cluster.local"),
   /** Extra API server certificate SANs (beyond node IP and 127.0.0.1). */
   apiServerCertSans: v.optional(
-    v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(253))), v.maxLength(64)),
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.check(
+            (s) => canonicalIp(s) !== undefined || hostLabel.test(s.startsWith("*.") ? s.slice(2) : s),
+            "must be an IP literal or a DNS name",
+          ),
+        ),
+      ),
+      v.maxLength(64),
+    ),
     [],
   ),
   bindPort: v.optional(port, DEFAULT_API_SERVER_PORT),
@@ -129,10 +141,9 @@ export type JoinConfigInput = v.InferInput<typeof JoinConfigInputSchema>;
 function check<S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
   if (!r.success) {
-    const issue = r.issues[0];
-    const path = issue?.path?.map((p) => String(p.key)).join(".") ?? "(root)";
+    const { path, rule } = describeIssue(r.issues);
     throw new KubeadmConfigError("CONFIG_INVALID", `Cannot generate ${what}`, {
-      expected: `${path} ${issue?.message ?? "valid"}`,
+      expected: `${path}: ${rule}`,
       // Never echo values: the input carries the bootstrap token.
       actual: `invalid ${path}`,
     });
