@@ -139,6 +139,32 @@ describe("loadCa", () => {
       },
     },
     {
+      name: "CA certificate whose keyUsage lacks keyCertSign",
+      wantCode: "CA_INVALID",
+      make: async () => {
+        const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+          "sign",
+          "verify",
+        ])) as CryptoKeyPair;
+        const cert = await x509.X509CertificateGenerator.createSelfSigned(
+          {
+            name: "CN=kubernetes",
+            keys,
+            notBefore: new Date(TEST_NOW.getTime() - 1000),
+            notAfter: new Date(TEST_NOW.getTime() + 1e9),
+            signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+            extensions: [
+              new x509.BasicConstraintsExtension(true, undefined, true),
+              new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+            ],
+          },
+          crypto,
+        );
+        const der = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+        return [cert.toString("pem"), x509.PemConverter.encode(der, "PRIVATE KEY")];
+      },
+    },
+    {
       name: "Ed25519 key is not a kubeadm CA key type",
       wantCode: "KEY_UNSUPPORTED",
       make: async () => {

@@ -92,6 +92,16 @@ describe("issueKubeletCertificate: what it signs", () => {
     expect(a.serialNumber).toMatch(/^[4-7][0-9a-f]{31}$/);
   });
 
+  test("an RSA-2048 cluster CA (migrated Constellation/kubeadm cluster) signs verifiable certificates", async () => {
+    const rsaCa = await generateCa({ commonName: "kubernetes", algorithm: "RSA-2048" }, deps);
+    const c = await issueKubeletCertificate(
+      { csr: await makeCsr({}), identity, usages: ["client"], ca: rsaCa },
+      deps,
+    );
+    expect(c.cert.signatureAlgorithm.name).toBe("RSASSA-PKCS1-v1_5");
+    expect(await c.cert.verify({ publicKey: rsaCa.cert.publicKey, signatureOnly: true }, crypto)).toBe(true);
+  });
+
   test("never outlives the CA", async () => {
     const shortCa = await generateCa({ commonName: "kubernetes", validityMs: 2 * 3_600_000 }, deps);
     const c = await issueKubeletCertificate(
