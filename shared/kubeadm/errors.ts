@@ -43,7 +43,11 @@ export class CsrPolicyError extends AsterismError<CsrPolicyErrorCode> {
 }
 
 /** Codes for join decisions that depend on the attested identity. */
-export type JoinPolicyErrorCode = "IDENTITY_INVALID" | "ROLE_NOT_CONTROL_PLANE" | "VALIDITY_INVALID";
+export type JoinPolicyErrorCode =
+  | "IDENTITY_INVALID"
+  | "ROLE_NOT_CONTROL_PLANE"
+  | "USAGES_INVALID"
+  | "VALIDITY_INVALID";
 
 /** A request the attested identity does not entitle the node to (or an identity that is malformed). */
 export class JoinPolicyError extends AsterismError<JoinPolicyErrorCode> {

@@ -325,7 +325,8 @@ describe("issueKubeletCertificate: rejections", () => {
       input: { validityMs: 2 * 365 * 24 * 3_600_000 },
       wantCode: "VALIDITY_INVALID",
     },
-    { name: "no usages", input: { usages: [] }, wantCode: "VALIDITY_INVALID" },
+    { name: "no usages", input: { usages: [] }, wantCode: "USAGES_INVALID" },
+    { name: "unknown usage", input: { usages: ["signing"] }, wantCode: "USAGES_INVALID" },
   ])("$name → $wantCode", async ({ input, wantCode }) => {
     const err = await issueKubeletCertificate(
       { csr: await makeCsr({}), identity, usages: ["client"], ca, ...(input as object) },

@@ -152,7 +152,7 @@ export async function issueKubeletCertificate(
   const identity = checkAttestedIdentity(input.identity);
   const usages = new Set(input.usages);
   if (usages.size === 0 || [...usages].some((u) => u !== "client" && u !== "serving")) {
-    throw new JoinPolicyError("VALIDITY_INVALID", "Cannot issue kubelet certificate", {
+    throw new JoinPolicyError("USAGES_INVALID", "Cannot issue kubelet certificate", {
       expected: 'usages among "client", "serving" (at least one)',
       actual: JSON.stringify([...usages]).slice(0, 64),
     });
