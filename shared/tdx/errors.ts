@@ -11,6 +11,7 @@ import { AsterismError } from "@asterism/errors";
  * - `MALFORMED`: any other structural inconsistency (sizes that do not add up, bad PEM, bad DER).
  * - `TRAILING_BYTES`: more unsigned bytes after the quote than {@link MAX_TRAILING_BYTES} allows.
  * - `COLLATERAL_MALFORMED`: the collateral JSON, TCB info or QE identity does not match its schema.
+ * - `DOCUMENT_MALFORMED`: a variant's attestation document (JSON envelope) does not match its schema.
  */
 export type TdxParseCode =
   | "UNSUPPORTED_VERSION"
@@ -20,7 +21,8 @@ export type TdxParseCode =
   | "SIZE_LIMIT"
   | "MALFORMED"
   | "TRAILING_BYTES"
-  | "COLLATERAL_MALFORMED";
+  | "COLLATERAL_MALFORMED"
+  | "DOCUMENT_MALFORMED";
 
 /** A TDX quote, PCK certificate or collateral document could not be parsed. */
 export class TdxParseError extends AsterismError<TdxParseCode> {

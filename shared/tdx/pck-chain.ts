@@ -3,6 +3,7 @@
  * WebCrypto. NOTE: generic chain helpers belong in `shared/pki` (being written in parallel); this file is
  * kept deliberately small so it can move there without changing behaviour.
  */
+import { ab } from "./_internal.ts";
 import "reflect-metadata";
 import { bytesEqual } from "@asterism/bytes";
 import { BasicConstraintsExtension, X509Certificate, X509Crl } from "@peculiar/x509";
@@ -35,7 +36,7 @@ AiEA4J0lrHoMs+Xo5o/sX6O9QWxHRAvZUGOdRQ7cvqRXaqI=
 /** Parse one certificate (DER); failures are {@link TdxParseError} `MALFORMED`. */
 export function parseCertificate(der: Uint8Array, what: string): X509Certificate {
   try {
-    return new X509Certificate(der);
+    return new X509Certificate(ab(der));
   } catch (cause) {
     throw new TdxParseError("MALFORMED", `Cannot parse ${what} certificate`, { cause });
   }
@@ -156,7 +157,7 @@ function isCa(c: X509Certificate): boolean {
 /** Parse a DER CRL; failures are {@link TdxParseError} `COLLATERAL_MALFORMED`. */
 export function parseCrl(der: Uint8Array, what: string): X509Crl {
   try {
-    return new X509Crl(der);
+    return new X509Crl(ab(der));
   } catch (cause) {
     throw new TdxParseError("COLLATERAL_MALFORMED", `Cannot parse ${what}`, { cause });
   }

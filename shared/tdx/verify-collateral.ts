@@ -1,3 +1,4 @@
+import { verifyP256 } from "./_internal.ts";
 import { fromHex } from "@asterism/bytes";
 import type { X509Certificate, X509Crl } from "@peculiar/x509";
 import {
@@ -78,12 +79,7 @@ async function verifySignedMember(
   const signer = chain[0] as X509Certificate;
   if (rootCrl !== undefined)
     for (const c of chain) if (c.subject !== opts.root.subject) checkNotRevoked(rootCrl, c);
-  const ok = await crypto.subtle.verify(
-    { name: "ECDSA", hash: "SHA-256" },
-    await ecdsaKeyOf(signer),
-    fromHex(signatureHex),
-    new TextEncoder().encode(raw),
-  );
+  const ok = await verifyP256(await ecdsaKeyOf(signer), fromHex(signatureHex), new TextEncoder().encode(raw));
   if (!ok) throw new TdxVerifyError("COLLATERAL_SIGNATURE_INVALID", `${what} signature does not verify`);
   return {
     json: JSON.parse(raw),

@@ -1,3 +1,4 @@
+import { ab, sha256, verifyP256 } from "./_internal.ts";
 import { concat, constantTimeEqual, isAllZero, toHex } from "@asterism/bytes";
 import type { X509Certificate } from "@peculiar/x509";
 import type { Collateral, TcbStatus } from "./collateral.ts";
@@ -32,6 +33,12 @@ export interface VerifyQuoteOptions {
    * `verifyCollateral` to reuse one verification across many quotes (its time windows are re-checked).
    */
   readonly collateral?: Collateral | VerifiedCollateral;
+  /**
+   * Fetches collateral for the quote's platform (e.g. a PCS client's `getCollateral`), used when
+   * `collateral` is absent. Called after the quote itself verified, with the PCK certificate's FMSPC and
+   * its issuing CA.
+   */
+  readonly getCollateral?: (req: CollateralRequest) => Promise<Collateral | VerifiedCollateral>;
   /** Platform TCB statuses accepted (default `["UpToDate"]`); `Revoked` is never accepted. */
   readonly acceptedTcbStatuses?: readonly TcbStatus[];
   /** QE TCB statuses accepted (default `["UpToDate"]`); `Revoked` is never accepted. */
@@ -49,6 +56,12 @@ export interface VerifiedQuote {
   readonly qeTcb?: QeTcbEvaluation;
   /** Non-fatal findings (unsigned trailing bytes, expired collateral signer accepted by option). */
   readonly warnings: readonly string[];
+}
+
+/** What collateral a quote needs: its FMSPC and the CA that issued its PCK certificate. */
+export interface CollateralRequest {
+  readonly fmspc: string;
+  readonly ca: "platform" | "processor";
 }
 
 const PCK_CHAIN = { invalid: "PCK_CHAIN_INVALID", expired: "CERT_EXPIRED" } as const;
@@ -93,18 +106,11 @@ export async function verifyQuote(
   await verifyChain(chain, root, { now: opts.now, codes: PCK_CHAIN, what: "PCK" });
   const leaf = chain[0] as X509Certificate;
 
-  const qeOk = await crypto.subtle.verify(
-    { name: "ECDSA", hash: "SHA-256" },
-    await ecdsaKeyOf(leaf),
-    quote.qeReportSignature,
-    quote.qeReportRaw,
-  );
+  const qeOk = await verifyP256(await ecdsaKeyOf(leaf), quote.qeReportSignature, quote.qeReportRaw);
   if (!qeOk)
     throw new TdxVerifyError("QE_REPORT_SIGNATURE_INVALID", "QE report signature does not verify with the PCK key");
 
-  const binding = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", concat(quote.attestationKey, quote.qeAuthData)),
-  );
+  const binding = await sha256(concat(quote.attestationKey, quote.qeAuthData));
   const rd = quote.qeReport.reportData;
   if (!constantTimeEqual(rd.subarray(0, 32), binding) || !isAllZero(rd.subarray(32)))
     throw new TdxVerifyError("QE_REPORT_DATA_MISMATCH", "QE report data does not bind the attestation key", {
@@ -116,7 +122,7 @@ export async function verifyQuote(
   try {
     attKey = await crypto.subtle.importKey(
       "raw",
-      concat(new Uint8Array([4]), quote.attestationKey),
+      ab(concat(new Uint8Array([4]), quote.attestationKey)),
       { name: "ECDSA", namedCurve: "P-256" },
       false,
       ["verify"],
@@ -124,12 +130,7 @@ export async function verifyQuote(
   } catch (cause) {
     throw new TdxVerifyError("QUOTE_SIGNATURE_INVALID", "Attestation key is not a P-256 point", { cause });
   }
-  const sigOk = await crypto.subtle.verify(
-    { name: "ECDSA", hash: "SHA-256" },
-    attKey,
-    quote.signature,
-    quote.signedData,
-  );
+  const sigOk = await verifyP256(attKey, quote.signature, quote.signedData);
   if (!sigOk)
     throw new TdxVerifyError(
       "QUOTE_SIGNATURE_INVALID",
@@ -143,11 +144,17 @@ export async function verifyQuote(
     });
   const pck = parsePckExtensions(new Uint8Array(ext.value));
 
-  if (opts.collateral === undefined) return { quote, pck, collateralChecked: false, warnings };
+  const given =
+    opts.collateral ??
+    (await opts.getCollateral?.({
+      fmspc: pck.fmspc,
+      ca: leaf.issuer.includes("Processor CA") ? "processor" : "platform",
+    }));
+  if (given === undefined) return { quote, pck, collateralChecked: false, warnings };
 
-  const col = isVerified(opts.collateral)
-    ? opts.collateral
-    : await verifyCollateral(opts.collateral, {
+  const col = isVerified(given)
+    ? given
+    : await verifyCollateral(given, {
         root,
         now: opts.now,
         allowExpiredCollateralSigner: opts.allowExpiredCollateralSigner ?? false,

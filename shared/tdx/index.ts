@@ -1,0 +1,87 @@
+/**
+ * Intel TDX quote verification, kept in three stages (house style §2):
+ * - parse: `parseQuote` (quote v4/v5 field tables down to the PCK chain), `parseCollateral`,
+ *   `parseTdxPolicy` — {@link TdxParseError};
+ * - verify: `verifyQuote` (quote and QE report signatures, QE binding, PCK chain to the Intel SGX Root CA,
+ *   and with collateral: CRLs, TCB info, QE identity, TCB level and QE TCB status) and
+ *   `verifyCollateral` (once, cacheable) — {@link TdxVerifyError};
+ * - validate: `validateQuote` against a {@link TdxPolicy} — {@link TdxPolicyError}.
+ * Plus the `qemu-tdx` / `azure-tdx` validators, an Intel PCS client, and the `verify-tdx` command logic.
+ *
+ * @example
+ * import { parseCollateral, validateQuote, verifyQuote } from "@asterism/tdx";
+ * const v = await verifyQuote(quoteBytes, { now: new Date(), collateral: parseCollateral(json) });
+ * validateQuote(v.quote, { mrTd: "…", rtmr2: "…" });
+ *
+ * @module
+ */
+export { runVerifyTdx, type VerifyTdxIo, type VerifyTdxResult } from "./cli.ts";
+export {
+  type Collateral,
+  CollateralSchema,
+  parseCollateral,
+  type QeIdentity,
+  TCB_STATUSES,
+  type TcbStatus,
+  type TdxTcbInfo,
+} from "./collateral.ts";
+export {
+  PcsError,
+  type PcsCode,
+  TdxParseError,
+  type TdxParseCode,
+  TdxPolicyError,
+  type TdxPolicyCode,
+  TdxVerifyError,
+  type TdxVerifyCode,
+} from "./errors.ts";
+export { INTEL_SGX_ROOT_CA_PEM, loadTrustedRoot } from "./pck-chain.ts";
+export { type PckExtensions, parsePckExtensions } from "./pck-extensions.ts";
+export {
+  bundleKey,
+  type CollateralBundle,
+  CollateralBundleSchema,
+  createPcsClient,
+  DEFAULT_PCS_BASE_URL,
+  type FetchLike,
+  type PcsClient,
+  type PcsClientOptions,
+} from "./pcs-client.ts";
+export {
+  clusterIdRtmr2,
+  INTEL_QE_VENDOR_ID,
+  parseTdxPolicy,
+  type TdxPolicy,
+  TdxPolicySchema,
+  validateQuote,
+} from "./policy.ts";
+export { MAX_TRAILING_BYTES, parseQuote, type TdxQuote } from "./quote.ts";
+export type { SgxReportBody, TdQuoteHeader, TdReportBody } from "./structures.ts";
+export {
+  DEFAULT_ACCEPTED_TCB_STATUSES,
+  evaluateQeIdentity,
+  evaluateTcb,
+  type QeTcbEvaluation,
+  type TcbEvaluation,
+} from "./tcb.ts";
+export {
+  type AzureTdxValidatorOptions,
+  createAzureTdxValidator,
+  type RsaPublic,
+  verifyAzureTdxInstanceInfo,
+  type VtpmVerification,
+} from "./variants/azure-tdx.ts";
+export { type TdxMeasurements, TdxMeasurementsSchema, type TdxValidatorDeps } from "./variants/common.ts";
+export { createQemuTdxValidator, type QemuTdxValidatorOptions } from "./variants/qemu-tdx.ts";
+export {
+  type CollateralRequest,
+  type VerifiedQuote,
+  type VerifyQuoteOptions,
+  verifyQuote,
+} from "./verify.ts";
+export {
+  type CollateralOptions,
+  type VerifiedCollateral,
+  verifyCollateral,
+  verifyTcbInfo,
+} from "./verify-collateral.ts";
