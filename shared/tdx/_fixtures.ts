@@ -48,7 +48,10 @@ export function readVector(...p: string[]): Promise<Uint8Array> {
  * (`sample_tcbinfo_response_v5`) TCB info; QE identity, CRLs and chains are the set's only ones.
  */
 export async function buildCollateral(which: "v4" | "v5"): Promise<Collateral> {
-  const tcbInfo = await text("collateral", which === "v4" ? "sample_tcbInfo_response" : "sample_tcbinfo_response_v5");
+  const tcbInfo = await text(
+    "collateral",
+    which === "v4" ? "sample_tcbInfo_response" : "sample_tcbinfo_response_v5",
+  );
   const qeIdentity = await text("collateral", "sample_qeIdentity_response");
   return {
     tcb_info: tcbInfo,

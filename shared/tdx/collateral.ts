@@ -129,7 +129,11 @@ export const QeIdentitySchema = v.object({
 export type QeIdentity = v.InferOutput<typeof QeIdentitySchema>;
 
 /** Validate a parsed PCS member with `schema`; failures are `COLLATERAL_MALFORMED`. */
-export function parseWith<S extends v.GenericSchema>(schema: S, json: unknown, what: string): v.InferOutput<S> {
+export function parseWith<S extends v.GenericSchema>(
+  schema: S,
+  json: unknown,
+  what: string,
+): v.InferOutput<S> {
   const r = v.safeParse(schema, json);
   if (!r.success) {
     const issue = r.issues[0];

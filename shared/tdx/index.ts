@@ -6,7 +6,8 @@
  *   and with collateral: CRLs, TCB info, QE identity, TCB level and QE TCB status) and
  *   `verifyCollateral` (once, cacheable) — {@link TdxVerifyError};
  * - validate: `validateQuote` against a {@link TdxPolicy} — {@link TdxPolicyError}.
- * Plus the `qemu-tdx` / `azure-tdx` validators, an Intel PCS client, and the `verify-tdx` command logic.
+ * Plus the `qemu-tdx` / `azure-tdx` validators, an Intel PCS client, and `verifyTdxEvidence` (the logic of
+ * `asterism attestation verify-tdx`).
  *
  * @example
  * import { parseCollateral, validateQuote, verifyQuote } from "@asterism/tdx";
@@ -15,7 +16,7 @@
  *
  * @module
  */
-export { runVerifyTdx, type VerifyTdxIo, type VerifyTdxResult } from "./cli.ts";
+
 export {
   type Collateral,
   CollateralSchema,
@@ -26,15 +27,16 @@ export {
   type TdxTcbInfo,
 } from "./collateral.ts";
 export {
-  PcsError,
   type PcsCode,
-  TdxParseError,
+  PcsError,
   type TdxParseCode,
-  TdxPolicyError,
+  TdxParseError,
   type TdxPolicyCode,
-  TdxVerifyError,
+  TdxPolicyError,
   type TdxVerifyCode,
+  TdxVerifyError,
 } from "./errors.ts";
+export { type TdxEvidenceInput, type TdxEvidenceResult, verifyTdxEvidence } from "./evidence.ts";
 export { INTEL_SGX_ROOT_CA_PEM, loadTrustedRoot } from "./pck-chain.ts";
 export { type PckExtensions, parsePckExtensions } from "./pck-extensions.ts";
 export {
@@ -68,8 +70,8 @@ export {
   type AzureTdxValidatorOptions,
   createAzureTdxValidator,
   type RsaPublic,
-  verifyAzureTdxInstanceInfo,
   type VtpmVerification,
+  verifyAzureTdxInstanceInfo,
 } from "./variants/azure-tdx.ts";
 export { type TdxMeasurements, TdxMeasurementsSchema, type TdxValidatorDeps } from "./variants/common.ts";
 export { createQemuTdxValidator, type QemuTdxValidatorOptions } from "./variants/qemu-tdx.ts";

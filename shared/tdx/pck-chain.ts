@@ -7,7 +7,7 @@ import { ab } from "./_internal.ts";
 import "reflect-metadata";
 import { bytesEqual } from "@asterism/bytes";
 import { BasicConstraintsExtension, X509Certificate, X509Crl } from "@peculiar/x509";
-import { TdxParseError, TdxVerifyError, type TdxVerifyCode } from "./errors.ts";
+import { TdxParseError, type TdxVerifyCode, TdxVerifyError } from "./errors.ts";
 import { parsePemCertificates } from "./pem.ts";
 
 /**
@@ -103,20 +103,28 @@ export async function verifyChain(
   const last = chain[chain.length - 1] as X509Certificate;
   const lastIsRoot = last.subject === root.subject && bytesEqual(spki(last), spki(root));
   if (last.subject === root.subject && !lastIsRoot)
-    throw new TdxVerifyError("ROOT_UNTRUSTED", `Cannot validate ${what} certificate chain: root not trusted`, {
-      expected: root.subject,
-      actual: "a different key under the same name",
-    });
+    throw new TdxVerifyError(
+      "ROOT_UNTRUSTED",
+      `Cannot validate ${what} certificate chain: root not trusted`,
+      {
+        expected: root.subject,
+        actual: "a different key under the same name",
+      },
+    );
   const issuers = [...chain.slice(1), root];
   for (let i = 0; i < chain.length; i++) {
     const cert = chain[i] as X509Certificate;
     const issuer = issuers[i] as X509Certificate;
     if (cert.issuer !== issuer.subject) {
       if (i === chain.length - 1)
-        throw new TdxVerifyError("ROOT_UNTRUSTED", `Cannot validate ${what} certificate chain: root not trusted`, {
-          expected: root.subject,
-          actual: cert.issuer,
-        });
+        throw new TdxVerifyError(
+          "ROOT_UNTRUSTED",
+          `Cannot validate ${what} certificate chain: root not trusted`,
+          {
+            expected: root.subject,
+            actual: cert.issuer,
+          },
+        );
       fail(`certificate ${i} issued by "${cert.issuer}", next is "${issuer.subject}"`);
     }
     if (!(await verifySignedBy(cert, issuer)))
@@ -167,7 +175,12 @@ export function parseCrl(der: Uint8Array, what: string): X509Crl {
  * Check a CRL: signed by `issuer`, issued under its name, current at `now` (thisUpdate ≤ now ≤
  * nextUpdate; a CRL without nextUpdate is rejected, Intel's always carry one).
  */
-export async function verifyCrl(crl: X509Crl, issuer: X509Certificate, now: Date, what: string): Promise<void> {
+export async function verifyCrl(
+  crl: X509Crl,
+  issuer: X509Certificate,
+  now: Date,
+  what: string,
+): Promise<void> {
   if (crl.issuer !== issuer.subject)
     throw new TdxVerifyError("COLLATERAL_MISMATCH", `${what} is issued by another CA`, {
       expected: issuer.subject,

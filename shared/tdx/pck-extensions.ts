@@ -41,9 +41,13 @@ export interface PckExtensions {
 }
 
 function bad(why: string, cause?: unknown): never {
-  throw new TdxVerifyError("PCK_EXTENSION_INVALID", `Cannot read the PCK certificate's SGX extensions: ${why}`, {
-    cause,
-  });
+  throw new TdxVerifyError(
+    "PCK_EXTENSION_INVALID",
+    `Cannot read the PCK certificate's SGX extensions: ${why}`,
+    {
+      cause,
+    },
+  );
 }
 
 function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {

@@ -72,7 +72,10 @@ export function createPcsClient(opts: PcsClientOptions): PcsClient {
       throw new PcsError("FETCH_FAILED", `Cannot fetch ${what}`, { actual: url, cause });
     }
     if (res.status !== 200)
-      throw new PcsError("FETCH_FAILED", `Cannot fetch ${what}`, { expected: "HTTP 200", actual: `HTTP ${res.status}` });
+      throw new PcsError("FETCH_FAILED", `Cannot fetch ${what}`, {
+        expected: "HTTP 200",
+        actual: `HTTP ${res.status}`,
+      });
     const len = Number(res.headers.get("content-length") ?? "0");
     if (len > MAX_PCS_RESPONSE_BYTES)
       throw new PcsError("RESPONSE_INVALID", `${what} too large`, { actual: `${len} bytes` });
@@ -106,7 +109,9 @@ export function createPcsClient(opts: PcsClientOptions): PcsClient {
     }
   }
 
-  async function fetchCollateral(req: CollateralRequest): Promise<{ collateral: Collateral; expires: number }> {
+  async function fetchCollateral(
+    req: CollateralRequest,
+  ): Promise<{ collateral: Collateral; expires: number }> {
     const tcbRes = await get(`${base}/tdx/certification/v4/tcb?fmspc=${req.fmspc.toLowerCase()}`, "TCB info");
     const tcbText = new TextDecoder().decode(await body(tcbRes, "TCB info"));
     const qeRes = await get(`${base}/tdx/certification/v4/qe/identity`, "QE identity");
@@ -117,17 +122,19 @@ export function createPcsClient(opts: PcsClientOptions): PcsClient {
     const rootCrl = await body(rootRes, "root CA CRL");
     const tcb = signed(tcbText, "TCB info");
     const qe = signed(qeText, "QE identity");
-    const collateral = asPcsError(() => parseCollateral({
-      tcb_info: tcbText,
-      tcb_info_signature: tcb.sig,
-      tcb_info_issuer_chain: chainHeader(tcbRes, "TCB-Info-Issuer-Chain", "TCB info"),
-      qe_identity: qeText,
-      qe_identity_signature: qe.sig,
-      qe_identity_issuer_chain: chainHeader(qeRes, "SGX-Enclave-Identity-Issuer-Chain", "QE identity"),
-      pck_crl: toHex(crl),
-      pck_crl_issuer_chain: chainHeader(crlRes, "SGX-PCK-CRL-Issuer-Chain", "PCK CRL"),
-      root_ca_crl: toHex(rootCrl),
-    }));
+    const collateral = asPcsError(() =>
+      parseCollateral({
+        tcb_info: tcbText,
+        tcb_info_signature: tcb.sig,
+        tcb_info_issuer_chain: chainHeader(tcbRes, "TCB-Info-Issuer-Chain", "TCB info"),
+        qe_identity: qeText,
+        qe_identity_signature: qe.sig,
+        qe_identity_issuer_chain: chainHeader(qeRes, "SGX-Enclave-Identity-Issuer-Chain", "QE identity"),
+        pck_crl: toHex(crl),
+        pck_crl_issuer_chain: chainHeader(crlRes, "SGX-PCK-CRL-Issuer-Chain", "PCK CRL"),
+        root_ca_crl: toHex(rootCrl),
+      }),
+    );
     return { collateral, expires: Math.min(tcb.next, qe.next) };
   }
 
@@ -137,7 +144,9 @@ export function createPcsClient(opts: PcsClientOptions): PcsClient {
       const bundled = opts.bundle?.[key];
       if (bundled !== undefined) return bundled;
       if (opts.offline)
-        throw new PcsError("NOT_IN_BUNDLE", "No collateral for this platform in the offline bundle", { actual: key });
+        throw new PcsError("NOT_IN_BUNDLE", "No collateral for this platform in the offline bundle", {
+          actual: key,
+        });
       const hit = cache.get(key);
       if (hit !== undefined && opts.now().getTime() < hit.expires) return hit.collateral;
       const running = inflight.get(key);

@@ -30,7 +30,8 @@ export function parsePemCertificates(text: string, what: string): Uint8Array[] {
         actual: JSON.stringify(s.slice(i, i + 32)),
       });
     const end = s.indexOf(END, i);
-    if (end < 0) throw new TdxParseError("MALFORMED", `Cannot parse ${what}`, { expected: END, actual: "EOF" });
+    if (end < 0)
+      throw new TdxParseError("MALFORMED", `Cannot parse ${what}`, { expected: END, actual: "EOF" });
     const b64 = s.slice(i + BEGIN.length, end).replace(/\s+/g, "");
     try {
       out.push(fromBase64(b64));
@@ -43,6 +44,9 @@ export function parsePemCertificates(text: string, what: string): Uint8Array[] {
     skipWs();
   }
   if (out.length === 0)
-    throw new TdxParseError("MALFORMED", `Cannot parse ${what}`, { expected: "a certificate", actual: "none" });
+    throw new TdxParseError("MALFORMED", `Cannot parse ${what}`, {
+      expected: "a certificate",
+      actual: "none",
+    });
   return out;
 }

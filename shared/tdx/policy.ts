@@ -1,6 +1,6 @@
-import { ab } from "./_internal.ts";
 import { bytesEqual, constantTimeEqual, fromHex, toHex } from "@asterism/bytes";
 import * as v from "valibot";
+import { ab } from "./_internal.ts";
 import { TdxPolicyError } from "./errors.ts";
 import type { TdxQuote } from "./quote.ts";
 
@@ -90,9 +90,13 @@ export function validateQuote(quote: TdxQuote, policy: TdxPolicy): void {
   exact("MROWNERCONFIG", policy.mrOwnerConfig, b.mrOwnerConfig);
 
   if (!policy.allowDebug && ((b.tdAttributes[0] ?? 0) & 0x01) !== 0)
-    throw new TdxPolicyError("DEBUG_FORBIDDEN", "TD_ATTRIBUTES.DEBUG is set and the policy forbids debug TDs", {
-      actual: toHex(b.tdAttributes),
-    });
+    throw new TdxPolicyError(
+      "DEBUG_FORBIDDEN",
+      "TD_ATTRIBUTES.DEBUG is set and the policy forbids debug TDs",
+      {
+        actual: toHex(b.tdAttributes),
+      },
+    );
   for (const [name, want, got] of [
     ["TD_ATTRIBUTES", policy.tdAttributes, b.tdAttributes],
     ["XFAM", policy.xfam, b.xfam],
@@ -116,10 +120,14 @@ export function validateQuote(quote: TdxQuote, policy: TdxPolicy): void {
     ["PCE", policy.minimumPceSvn, quote.header.pceSvn],
   ] as const)
     if (min !== undefined && got < min)
-      throw new TdxPolicyError("SVN_TOO_LOW", `${name} security-version number is less than the required minimum`, {
-        expected: `≥ ${min}`,
-        actual: String(got),
-      });
+      throw new TdxPolicyError(
+        "SVN_TOO_LOW",
+        `${name} security-version number is less than the required minimum`,
+        {
+          expected: `≥ ${min}`,
+          actual: String(got),
+        },
+      );
 
   if (policy.qeVendorId !== undefined && !bytesEqual(fromHex(policy.qeVendorId), quote.header.qeVendorId))
     throw new TdxPolicyError("QE_VENDOR_MISMATCH", "QE vendor ID does not match the policy", {

@@ -127,10 +127,14 @@ export function parseQuote(bytes: Uint8Array): TdxQuote {
   }
   const trailingBytes = bytes.length - consumed;
   if (trailingBytes > MAX_TRAILING_BYTES)
-    throw new TdxParseError("TRAILING_BYTES", "Cannot parse TDX quote: too many bytes after the signature data", {
-      expected: `at most ${MAX_TRAILING_BYTES}`,
-      actual: String(trailingBytes),
-    });
+    throw new TdxParseError(
+      "TRAILING_BYTES",
+      "Cannot parse TDX quote: too many bytes after the signature data",
+      {
+        expected: `at most ${MAX_TRAILING_BYTES}`,
+        actual: String(trailingBytes),
+      },
+    );
 
   const qe = parseQeCertificationData(sig.certificationData);
   return {

@@ -95,9 +95,13 @@ export function evaluateTcb(
       l.tcb.tdxtcbcomponents.every((c, i) => i < from || (teeTcbSvn[i] ?? 0) >= c.svn),
   );
   if (level === undefined)
-    throw new TdxVerifyError("TCB_LEVEL_NOT_FOUND", "No matching TCB level: platform TCB is below every level", {
-      actual: `SGX SVNs [${pck.sgxTcbComponents.join(",")}], PCESVN ${pck.pceSvn}, TEE_TCB_SVN ${toHex(teeTcbSvn)}`,
-    });
+    throw new TdxVerifyError(
+      "TCB_LEVEL_NOT_FOUND",
+      "No matching TCB level: platform TCB is below every level",
+      {
+        actual: `SGX SVNs [${pck.sgxTcbComponents.join(",")}], PCESVN ${pck.pceSvn}, TEE_TCB_SVN ${toHex(teeTcbSvn)}`,
+      },
+    );
   checkAccepted(level.tcbStatus, accepted, "TCB_STATUS_UNACCEPTABLE", "Platform");
   return {
     status: level.tcbStatus,
@@ -157,7 +161,7 @@ export function evaluateQeIdentity(
   // either byte order.)
   const le = (h: string) => new DataView(fromHex(h).buffer).getUint32(0, true);
   const miscMask = le(identity.miscselectMask);
-  if (((qe.miscSelect & miscMask) >>> 0) !== ((le(identity.miscselect) & miscMask) >>> 0))
+  if ((qe.miscSelect & miscMask) >>> 0 !== (le(identity.miscselect) & miscMask) >>> 0)
     mismatch("MISCSELECT", identity.miscselect.toLowerCase(), qe.miscSelect.toString(16).padStart(8, "0"));
   const attrMask = fromHex(identity.attributesMask);
   if (!bytesEqual(masked(qe.attributes, attrMask), masked(fromHex(identity.attributes), attrMask)))

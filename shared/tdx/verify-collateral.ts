@@ -1,6 +1,6 @@
-import { verifyP256 } from "./_internal.ts";
 import { fromHex } from "@asterism/bytes";
 import type { X509Certificate, X509Crl } from "@peculiar/x509";
+import { verifyP256 } from "./_internal.ts";
 import {
   type Collateral,
   parseWith,
@@ -45,7 +45,10 @@ export interface CollateralOptions {
   readonly allowExpiredCollateralSigner?: boolean;
 }
 
-const COLLATERAL_CHAIN = { invalid: "COLLATERAL_CHAIN_INVALID", expired: "COLLATERAL_SIGNER_EXPIRED" } as const;
+const COLLATERAL_CHAIN = {
+  invalid: "COLLATERAL_CHAIN_INVALID",
+  expired: "COLLATERAL_SIGNER_EXPIRED",
+} as const;
 
 async function verifySignedMember(
   body: string,
@@ -59,7 +62,9 @@ async function verifySignedMember(
   const members = topLevelMembers(body, what);
   const raw = members.get(member);
   if (raw === undefined)
-    throw new TdxParseError("COLLATERAL_MALFORMED", `Cannot parse ${what}`, { expected: `member "${member}"` });
+    throw new TdxParseError("COLLATERAL_MALFORMED", `Cannot parse ${what}`, {
+      expected: `member "${member}"`,
+    });
   const embedded = members.get("signature");
   if (embedded !== undefined) {
     const s: unknown = JSON.parse(embedded);
@@ -83,7 +88,9 @@ async function verifySignedMember(
   if (!ok) throw new TdxVerifyError("COLLATERAL_SIGNATURE_INVALID", `${what} signature does not verify`);
   return {
     json: JSON.parse(raw),
-    warnings: expired.map((s) => `${what} signing certificate "${s}" is outside its validity (accepted by option)`),
+    warnings: expired.map(
+      (s) => `${what} signing certificate "${s}" is outside its validity (accepted by option)`,
+    ),
   };
 }
 
@@ -123,7 +130,10 @@ export function checkCollateralCurrent(c: VerifiedCollateral, now: Date): void {
  *
  * @see Intel "SGX and TDX DCAP ECDSA Attestation: PCS API v4" for the documents and issuer chains.
  */
-export async function verifyCollateral(col: Collateral, opts: CollateralOptions): Promise<VerifiedCollateral> {
+export async function verifyCollateral(
+  col: Collateral,
+  opts: CollateralOptions,
+): Promise<VerifiedCollateral> {
   const rootCrl = parseCrl(fromHex(col.root_ca_crl), "root CA CRL");
   await verifyCrl(rootCrl, opts.root, opts.now, "root CA CRL");
 

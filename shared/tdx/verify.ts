@@ -1,15 +1,9 @@
-import { ab, sha256, verifyP256 } from "./_internal.ts";
 import { concat, constantTimeEqual, isAllZero, toHex } from "@asterism/bytes";
 import type { X509Certificate } from "@peculiar/x509";
+import { ab, sha256, verifyP256 } from "./_internal.ts";
 import type { Collateral, TcbStatus } from "./collateral.ts";
 import { TdxVerifyError } from "./errors.ts";
-import {
-  checkNotRevoked,
-  ecdsaKeyOf,
-  loadTrustedRoot,
-  parseCertificate,
-  verifyChain,
-} from "./pck-chain.ts";
+import { checkNotRevoked, ecdsaKeyOf, loadTrustedRoot, parseCertificate, verifyChain } from "./pck-chain.ts";
 import { OID_SGX_EXTENSIONS, type PckExtensions, parsePckExtensions } from "./pck-extensions.ts";
 import { parseQuote, type TdxQuote } from "./quote.ts";
 import {
@@ -108,7 +102,10 @@ export async function verifyQuote(
 
   const qeOk = await verifyP256(await ecdsaKeyOf(leaf), quote.qeReportSignature, quote.qeReportRaw);
   if (!qeOk)
-    throw new TdxVerifyError("QE_REPORT_SIGNATURE_INVALID", "QE report signature does not verify with the PCK key");
+    throw new TdxVerifyError(
+      "QE_REPORT_SIGNATURE_INVALID",
+      "QE report signature does not verify with the PCK key",
+    );
 
   const binding = await sha256(concat(quote.attestationKey, quote.qeAuthData));
   const rd = quote.qeReport.reportData;

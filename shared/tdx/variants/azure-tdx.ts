@@ -1,7 +1,7 @@
-import { sha256 } from "../_internal.ts";
 import type { Validator, VerifiedClaims } from "@asterism/attestation";
 import { bytesEqual, fromBase64, fromBase64Url, toHex } from "@asterism/bytes";
 import * as v from "valibot";
+import { sha256 } from "../_internal.ts";
 import { TdxParseError, TdxPolicyError } from "../errors.ts";
 import { type TdxPolicy, validateQuote } from "../policy.ts";
 import { MAX_QUOTE_SIZE } from "../quote.ts";
@@ -56,14 +56,20 @@ export async function verifyAzureTdxInstanceInfo(
     getCollateral: deps.getCollateral,
     ...(deps.root === undefined ? {} : { root: deps.root }),
     ...(deps.acceptedTcbStatuses === undefined ? {} : { acceptedTcbStatuses: deps.acceptedTcbStatuses }),
-    ...(deps.acceptedQeTcbStatuses === undefined ? {} : { acceptedQeTcbStatuses: deps.acceptedQeTcbStatuses }),
+    ...(deps.acceptedQeTcbStatuses === undefined
+      ? {}
+      : { acceptedQeTcbStatuses: deps.acceptedQeTcbStatuses }),
   });
   const digest = await sha256(runtimeData);
   if (!bytesEqual(digest, verified.quote.body.reportData.subarray(0, 32)))
-    throw new TdxPolicyError("REPORT_DATA_MISMATCH", "REPORTDATA[0:32] is not SHA-256 of the HCL runtime data", {
-      expected: toHex(digest),
-      actual: toHex(verified.quote.body.reportData.subarray(0, 32)),
-    });
+    throw new TdxPolicyError(
+      "REPORT_DATA_MISMATCH",
+      "REPORTDATA[0:32] is not SHA-256 of the HCL runtime data",
+      {
+        expected: toHex(digest),
+        actual: toHex(verified.quote.body.reportData.subarray(0, 32)),
+      },
+    );
   const rd = parseDocument(RuntimeDataSchema, runtimeData, "HCL runtime data");
   const key = rd.keys[0];
   let n: Uint8Array;

@@ -1,11 +1,11 @@
 import { toHex } from "@asterism/bytes";
-import * as v from "valibot";
 import type { X509Certificate } from "@peculiar/x509";
+import * as v from "valibot";
 import type { Collateral, TcbStatus } from "../collateral.ts";
 import { TdxParseError, TdxPolicyError } from "../errors.ts";
 import type { TdReportBody } from "../structures.ts";
-import type { VerifiedCollateral } from "../verify-collateral.ts";
 import type { CollateralRequest } from "../verify.ts";
+import type { VerifiedCollateral } from "../verify-collateral.ts";
 
 /**
  * Expected measurements by index (0 = MRTD, 1–4 = RTMR0–3), lower- or upper-case hex of 48 bytes. Every
@@ -32,7 +32,13 @@ export interface TdxValidatorDeps {
 
 /** MRTD and RTMR0–3 as the measurements map (index 0 = MRTD, 1–4 = RTMR0–3), lower-case hex. */
 export function measurementsOf(body: TdReportBody): Record<number, string> {
-  return { 0: toHex(body.mrTd), 1: toHex(body.rtmr0), 2: toHex(body.rtmr1), 3: toHex(body.rtmr2), 4: toHex(body.rtmr3) };
+  return {
+    0: toHex(body.mrTd),
+    1: toHex(body.rtmr0),
+    2: toHex(body.rtmr1),
+    3: toHex(body.rtmr2),
+    4: toHex(body.rtmr3),
+  };
 }
 
 /** Compare every expected index exactly. */
@@ -48,7 +54,11 @@ export function checkMeasurements(actual: Record<number, string>, expected: TdxM
 }
 
 /** Parse a JSON document envelope with `schema`; failures are `DOCUMENT_MALFORMED`. */
-export function parseDocument<S extends v.GenericSchema>(schema: S, bytes: Uint8Array, what: string): v.InferOutput<S> {
+export function parseDocument<S extends v.GenericSchema>(
+  schema: S,
+  bytes: Uint8Array,
+  what: string,
+): v.InferOutput<S> {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -65,4 +75,7 @@ export function parseDocument<S extends v.GenericSchema>(schema: S, bytes: Uint8
 }
 
 /** Strict standard base64 (Go's encoding/json encodes []byte so). */
-export const b64 = v.pipe(v.string(), v.regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, "base64"));
+export const b64 = v.pipe(
+  v.string(),
+  v.regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, "base64"),
+);

@@ -1,11 +1,11 @@
-import { sha256 } from "../_internal.ts";
 import type { Validator, VerifiedClaims } from "@asterism/attestation";
 import { concat, constantTimeEqual, fromBase64, toHex } from "@asterism/bytes";
 import * as v from "valibot";
+import { sha256 } from "../_internal.ts";
 import { TdxPolicyError } from "../errors.ts";
+import { type TdxPolicy, validateQuote } from "../policy.ts";
 import { MAX_QUOTE_SIZE } from "../quote.ts";
 import { verifyQuote } from "../verify.ts";
-import { validateQuote, type TdxPolicy } from "../policy.ts";
 import { b64, checkMeasurements, measurementsOf, parseDocument, type TdxValidatorDeps } from "./common.ts";
 
 /** Bound on the userData a document may carry (aTLS puts a 32-byte hash there). */
@@ -39,12 +39,17 @@ export function createQemuTdxValidator(opts: QemuTdxValidatorOptions): Validator
         getCollateral: opts.getCollateral,
         ...(opts.root === undefined ? {} : { root: opts.root }),
         ...(opts.acceptedTcbStatuses === undefined ? {} : { acceptedTcbStatuses: opts.acceptedTcbStatuses }),
-        ...(opts.acceptedQeTcbStatuses === undefined ? {} : { acceptedQeTcbStatuses: opts.acceptedQeTcbStatuses }),
+        ...(opts.acceptedQeTcbStatuses === undefined
+          ? {}
+          : { acceptedQeTcbStatuses: opts.acceptedQeTcbStatuses }),
       });
       const extraData = await sha256(concat(userData, nonce));
       const want = concat(extraData, new Uint8Array(32));
       if (!constantTimeEqual(want, verified.quote.body.reportData))
-        throw new TdxPolicyError("REPORT_DATA_MISMATCH", "REPORTDATA does not bind SHA-256(userData ‖ nonce)");
+        throw new TdxPolicyError(
+          "REPORT_DATA_MISMATCH",
+          "REPORTDATA does not bind SHA-256(userData ‖ nonce)",
+        );
       validateQuote(verified.quote, opts.policy ?? {});
       const measurements = measurementsOf(verified.quote.body);
       checkMeasurements(measurements, opts.measurements);
