@@ -86,12 +86,18 @@ describe("evaluateTcb (TestVerifyUsingTcbInfoV4/V5, TestNegativeVerifyUsingTcbIn
     },
     {
       name: "level 0 status OutOfDate (not accepted by default)",
-      edit: (t: TdxTcbInfo) => t.tcbLevels[0] && (t.tcbLevels[0].tcbStatus = "OutOfDate"),
+      edit: (t: TdxTcbInfo) => {
+        const l = t.tcbLevels[0];
+        if (l) l.tcbStatus = "OutOfDate";
+      },
       code: "TCB_STATUS_UNACCEPTABLE",
     },
     {
       name: "level 0 status Revoked",
-      edit: (t: TdxTcbInfo) => t.tcbLevels[0] && (t.tcbLevels[0].tcbStatus = "Revoked"),
+      edit: (t: TdxTcbInfo) => {
+        const l = t.tcbLevels[0];
+        if (l) l.tcbStatus = "Revoked";
+      },
       code: "TCB_STATUS_UNACCEPTABLE",
     },
   ])("v4: $name → $code", async ({ edit, code }) => {
@@ -175,12 +181,18 @@ describe("evaluateQeIdentity (TestVerifyUsingQeIdentityV4, TestNegativeCheckQeSt
   test.each([
     {
       name: "only level needs ISVSVN 10",
-      edit: (q: QeIdentity) => q.tcbLevels[0] && (q.tcbLevels[0].tcb.isvsvn = 10),
+      edit: (q: QeIdentity) => {
+        const l = q.tcbLevels[0];
+        if (l) l.tcb.isvsvn = 10;
+      },
       code: "QE_TCB_LEVEL_NOT_FOUND",
     },
     {
       name: "matching level OutOfDate",
-      edit: (q: QeIdentity) => q.tcbLevels[0] && (q.tcbLevels[0].tcbStatus = "OutOfDate"),
+      edit: (q: QeIdentity) => {
+        const l = q.tcbLevels[0];
+        if (l) l.tcbStatus = "OutOfDate";
+      },
       code: "QE_TCB_STATUS_UNACCEPTABLE",
     },
     {
