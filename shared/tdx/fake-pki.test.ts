@@ -1,0 +1,69 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { createFakeTdx, type FakeTdx, fakeBody } from "./_fake-tdx.ts";
+import { expectCode } from "./_test-util.ts";
+import { TdxVerifyError } from "./errors.ts";
+import { verifyCollateral } from "./verify-collateral.ts";
+import { verifyQuote } from "./verify.ts";
+
+const NOW = new Date("2025-01-01T00:00:00Z");
+let fake: FakeTdx;
+let quote: Uint8Array;
+beforeAll(async () => {
+  fake = await createFakeTdx();
+  quote = await fake.quote(fakeBody());
+});
+
+describe("full verification against a fake Intel PKI (every signature real)", () => {
+  test("quote + collateral → UpToDate platform and QE", async () => {
+    const v = await verifyQuote(quote, { now: NOW, root: fake.root, collateral: await fake.collateral() });
+    expect(v.collateralChecked).toBe(true);
+    expect(v.tcb?.status).toBe("UpToDate");
+    expect(v.qeTcb?.status).toBe("UpToDate");
+    expect(v.warnings).toEqual([]);
+  });
+
+  test("pre-verified collateral is reused, and its time windows are re-checked", async () => {
+    const vc = await verifyCollateral(await fake.collateral(), { root: fake.root, now: NOW });
+    await verifyQuote(quote, { now: NOW, root: fake.root, collateral: vc });
+    await expectCode(
+      verifyQuote(quote, { now: new Date("2031-01-01T00:00:00Z"), root: fake.root, collateral: vc }),
+      TdxVerifyError,
+      "COLLATERAL_EXPIRED",
+    );
+  });
+
+  test.each([
+    { name: "PCK leaf on the PCK CRL", opts: { revokeLeaf: true }, code: "CERT_REVOKED" },
+    { name: "PCK CA on the root CRL", opts: { revokePckCa: true }, code: "CERT_REVOKED" },
+    { name: "TCB level SWHardeningNeeded (default accepts UpToDate only)", opts: { tcbStatus: "SWHardeningNeeded" }, code: "TCB_STATUS_UNACCEPTABLE" },
+  ])("$name → $code", async ({ opts, code }) => {
+    await expectCode(
+      verifyQuote(quote, { now: NOW, root: fake.root, collateral: await fake.collateral(opts) }),
+      TdxVerifyError,
+      code,
+    );
+  });
+
+  test("SWHardeningNeeded is accepted when the policy lists it", async () => {
+    const v = await verifyQuote(quote, {
+      now: NOW,
+      root: fake.root,
+      collateral: await fake.collateral({ tcbStatus: "SWHardeningNeeded" }),
+      acceptedTcbStatuses: ["UpToDate", "SWHardeningNeeded"],
+    });
+    expect(v.tcb?.status).toBe("SWHardeningNeeded");
+  });
+
+  test("collateral of another PKI with the same names → COLLATERAL_SIGNATURE_INVALID (root CRL)", async () => {
+    const other = await createFakeTdx();
+    await expectCode(
+      verifyQuote(quote, { now: NOW, root: fake.root, collateral: await other.collateral() }),
+      TdxVerifyError,
+      "COLLATERAL_SIGNATURE_INVALID",
+    );
+  });
+
+  test("the fake quote does not verify under the real Intel root → ROOT_UNTRUSTED", async () => {
+    await expectCode(verifyQuote(quote, { now: NOW }), TdxVerifyError, "ROOT_UNTRUSTED");
+  });
+});
