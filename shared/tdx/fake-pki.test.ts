@@ -1,16 +1,16 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { createFakeTdx, type FakeTdx, fakeBody } from "./_fake-tdx.ts";
+import { createFakeTdx, type FakeTdx, fakeTdxBody } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
 import { TdxVerifyError } from "./errors.ts";
-import { verifyCollateral } from "./verify-collateral.ts";
 import { verifyQuote } from "./verify.ts";
+import { verifyCollateral } from "./verify-collateral.ts";
 
 const NOW = new Date("2025-01-01T00:00:00Z");
 let fake: FakeTdx;
 let quote: Uint8Array;
 beforeAll(async () => {
   fake = await createFakeTdx();
-  quote = await fake.quote(fakeBody());
+  quote = await fake.quote(fakeTdxBody());
 });
 
 describe("full verification against a fake Intel PKI (every signature real)", () => {
@@ -35,7 +35,11 @@ describe("full verification against a fake Intel PKI (every signature real)", ()
   test.each([
     { name: "PCK leaf on the PCK CRL", opts: { revokeLeaf: true }, code: "CERT_REVOKED" },
     { name: "PCK CA on the root CRL", opts: { revokePckCa: true }, code: "CERT_REVOKED" },
-    { name: "TCB level SWHardeningNeeded (default accepts UpToDate only)", opts: { tcbStatus: "SWHardeningNeeded" }, code: "TCB_STATUS_UNACCEPTABLE" },
+    {
+      name: "TCB level SWHardeningNeeded (default accepts UpToDate only)",
+      opts: { tcbStatus: "SWHardeningNeeded" },
+      code: "TCB_STATUS_UNACCEPTABLE",
+    },
   ])("$name → $code", async ({ opts, code }) => {
     await expectCode(
       verifyQuote(quote, { now: NOW, root: fake.root, collateral: await fake.collateral(opts) }),

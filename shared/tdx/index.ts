@@ -58,7 +58,20 @@ export {
   validateQuote,
 } from "./policy.ts";
 export { MAX_TRAILING_BYTES, parseQuote, type TdxQuote } from "./quote.ts";
-export type { SgxReportBody, TdQuoteHeader, TdReportBody } from "./structures.ts";
+export {
+  ECDSA_SIG_DATA,
+  QE_REPORT_CERTIFICATION_DATA,
+  SGX_REPORT_BODY,
+  type SgxReportBody,
+  TD_QUOTE_HEADER_V4,
+  TD_QUOTE_HEADER_V5,
+  TD_QUOTE_V4,
+  TD_QUOTE_V5,
+  TD_REPORT_BODY_10,
+  TD_REPORT_BODY_15,
+  type TdQuoteHeader,
+  type TdReportBody,
+} from "./structures.ts";
 export {
   DEFAULT_ACCEPTED_TCB_STATUSES,
   evaluateQeIdentity,

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { fromHex } from "@asterism/bytes";
-import { buildCollateral, readVector, VECTOR } from "./_fixtures.ts";
+import { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
 import type { Collateral } from "./collateral.ts";
 import { PcsError, TdxVerifyError } from "./errors.ts";
@@ -15,7 +14,7 @@ const hits: string[] = [];
 let mode: "ok" | "no-header" | "500" = "ok";
 
 beforeAll(async () => {
-  collateral = await buildCollateral("v4");
+  collateral = await tdxCollateralFixture("v4");
   server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -23,7 +22,8 @@ beforeAll(async () => {
       const url = new URL(req.url);
       hits.push(`${url.pathname}${url.search}`);
       if (mode === "500") return new Response("oops", { status: 500 });
-      const chain = (pem: string) => (mode === "no-header" ? {} : { [HEADER[url.pathname] ?? "x"]: encodeURIComponent(pem) });
+      const chain = (pem: string) =>
+        mode === "no-header" ? {} : { [HEADER[url.pathname] ?? "x"]: encodeURIComponent(pem) };
       const HEADER: Record<string, string> = {
         "/tdx/certification/v4/tcb": "TCB-Info-Issuer-Chain",
         "/tdx/certification/v4/qe/identity": "SGX-Enclave-Identity-Issuer-Chain",
@@ -34,11 +34,15 @@ beforeAll(async () => {
           if (url.searchParams.get("fmspc") !== "50806f000000") return new Response("", { status: 404 });
           return new Response(collateral.tcb_info, { headers: chain(collateral.tcb_info_issuer_chain) });
         case "/tdx/certification/v4/qe/identity":
-          return new Response(collateral.qe_identity, { headers: chain(collateral.qe_identity_issuer_chain) });
+          return new Response(collateral.qe_identity, {
+            headers: chain(collateral.qe_identity_issuer_chain),
+          });
         case "/sgx/certification/v4/pckcrl":
-          return new Response(fromHex(collateral.pck_crl), { headers: chain(collateral.pck_crl_issuer_chain) });
+          return new Response(Buffer.from(collateral.pck_crl, "hex"), {
+            headers: chain(collateral.pck_crl_issuer_chain),
+          });
         case "/IntelSGXRootCA.der":
-          return new Response(fromHex(collateral.root_ca_crl));
+          return new Response(Buffer.from(collateral.root_ca_crl, "hex"));
         default:
           return new Response("", { status: 404 });
       }
@@ -48,7 +52,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop(true));
 
-function client(now = VECTOR.v4.now) {
+function client(now = TDX_VECTOR.v4.now) {
   return createPcsClient({ baseUrl: base, rootCrlUrl: `${base}/IntelSGXRootCA.der`, now: () => now });
 }
 
@@ -69,7 +73,7 @@ describe("createPcsClient against a local PCS (127.0.0.1)", () => {
   test("caches until the earliest nextUpdate and shares in-flight requests", async () => {
     mode = "ok";
     hits.length = 0;
-    let now = VECTOR.v4.now;
+    let now = TDX_VECTOR.v4.now;
     const pcs = createPcsClient({ baseUrl: base, rootCrlUrl: `${base}/IntelSGXRootCA.der`, now: () => now });
     const req = { fmspc: "50806f000000", ca: "platform" } as const;
     await Promise.all([pcs.getCollateral(req), pcs.getCollateral(req)]);
@@ -84,7 +88,10 @@ describe("createPcsClient against a local PCS (127.0.0.1)", () => {
     mode = "ok";
     const pcs = client();
     await expectCode(
-      verifyQuote(await readVector(VECTOR.v4.quote), { now: VECTOR.v4.now, getCollateral: (r) => pcs.getCollateral(r) }),
+      verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), {
+        now: TDX_VECTOR.v4.now,
+        getCollateral: (r) => pcs.getCollateral(r),
+      }),
       TdxVerifyError,
       "TCB_LEVEL_NOT_FOUND",
     );
@@ -93,7 +100,12 @@ describe("createPcsClient against a local PCS (127.0.0.1)", () => {
   test.each([
     { name: "unknown FMSPC (404)", m: "ok" as const, fmspc: "00806f050000", code: "FETCH_FAILED" },
     { name: "server error", m: "500" as const, fmspc: "50806f000000", code: "FETCH_FAILED" },
-    { name: "issuer-chain header missing", m: "no-header" as const, fmspc: "50806f000000", code: "RESPONSE_INVALID" },
+    {
+      name: "issuer-chain header missing",
+      m: "no-header" as const,
+      fmspc: "50806f000000",
+      code: "RESPONSE_INVALID",
+    },
   ])("$name → $code", async ({ m, fmspc, code }) => {
     mode = m;
     await expectCode(client().getCollateral({ fmspc, ca: "platform" }), PcsError, code);
@@ -101,7 +113,7 @@ describe("createPcsClient against a local PCS (127.0.0.1)", () => {
   });
 
   test("unreachable server → FETCH_FAILED", async () => {
-    const pcs = createPcsClient({ baseUrl: "http://127.0.0.1:1", now: () => VECTOR.v4.now });
+    const pcs = createPcsClient({ baseUrl: "http://127.0.0.1:1", now: () => TDX_VECTOR.v4.now });
     await expectCode(pcs.getCollateral({ fmspc: "50806f000000", ca: "platform" }), PcsError, "FETCH_FAILED");
   });
 });
@@ -110,7 +122,7 @@ describe("offline bundle", () => {
   test("answers from the bundle without any fetch", async () => {
     let fetched = 0;
     const pcs = createPcsClient({
-      now: () => VECTOR.v4.now,
+      now: () => TDX_VECTOR.v4.now,
       offline: true,
       bundle: { [bundleKey({ fmspc: "50806f000000", ca: "platform" })]: collateral },
       fetch: async () => {

@@ -1,9 +1,15 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { toHex } from "@asterism/bytes";
-import { readVector, VECTOR } from "./_fixtures.ts";
+import { readTdxVector, TDX_VECTOR } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
 import { TdxPolicyError } from "./errors.ts";
-import { clusterIdRtmr2, INTEL_QE_VENDOR_ID, parseTdxPolicy, type TdxPolicy, validateQuote } from "./policy.ts";
+import {
+  clusterIdRtmr2,
+  INTEL_QE_VENDOR_ID,
+  parseTdxPolicy,
+  type TdxPolicy,
+  validateQuote,
+} from "./policy.ts";
 import { parseQuote, type TdxQuote } from "./quote.ts";
 
 /** Good values of the SPR_E4 quote (VECTORS.md §2.1, tools/check/check_test.go and validate_test.go). */
@@ -31,7 +37,7 @@ const lastChanged = (h: string) => `${h.slice(0, -2)}${h.endsWith("00") ? "01" :
 
 let quote: TdxQuote;
 beforeAll(async () => {
-  quote = parseQuote(await readVector(VECTOR.v4.quote));
+  quote = parseQuote(await readTdxVector(TDX_VECTOR.v4.quote));
 });
 
 describe("validateQuote: the source-stated field table on SPR_E4", () => {
@@ -47,19 +53,47 @@ describe("validateQuote: the source-stated field table on SPR_E4", () => {
     { name: "qe_vendor_id 00…01", bad: { qeVendorId: `${"00".repeat(15)}01` }, code: "QE_VENDOR_MISMATCH" },
     { name: "minimum QE SVN 2", bad: { minimumQeSvn: 2 }, code: "SVN_TOO_LOW" },
     { name: "minimum PCE SVN 2", bad: { minimumPceSvn: 2 }, code: "SVN_TOO_LOW" },
-    { name: "minimum TEE TCB SVN 04000400…", bad: { minimumTeeTcbSvn: `04000400${"00".repeat(12)}` }, code: "SVN_TOO_LOW" },
-    { name: "mr_seam last byte changed", bad: { mrSeam: lastChanged(GOOD.mrSeam ?? "") }, code: "MEASUREMENT_MISMATCH" },
-    { name: "td_attributes 0000004000000011", bad: { tdAttributes: "0000004000000011" }, code: "ATTRIBUTES_MISMATCH" },
+    {
+      name: "minimum TEE TCB SVN 04000400…",
+      bad: { minimumTeeTcbSvn: `04000400${"00".repeat(12)}` },
+      code: "SVN_TOO_LOW",
+    },
+    {
+      name: "mr_seam last byte changed",
+      bad: { mrSeam: lastChanged(GOOD.mrSeam ?? "") },
+      code: "MEASUREMENT_MISMATCH",
+    },
+    {
+      name: "td_attributes 0000004000000011",
+      bad: { tdAttributes: "0000004000000011" },
+      code: "ATTRIBUTES_MISMATCH",
+    },
     { name: "xfam changed", bad: { xfam: "e71a060000000001" }, code: "ATTRIBUTES_MISMATCH" },
     { name: "mr_td changed", bad: { mrTd: lastChanged(GOOD.mrTd ?? "") }, code: "MEASUREMENT_MISMATCH" },
-    { name: "mr_config_id non-zero", bad: { mrConfigId: `${"00".repeat(47)}01` }, code: "MEASUREMENT_MISMATCH" },
+    {
+      name: "mr_config_id non-zero",
+      bad: { mrConfigId: `${"00".repeat(47)}01` },
+      code: "MEASUREMENT_MISMATCH",
+    },
     { name: "mr_owner non-zero", bad: { mrOwner: `${"00".repeat(47)}01` }, code: "MEASUREMENT_MISMATCH" },
-    { name: "mr_owner_config non-zero", bad: { mrOwnerConfig: `${"00".repeat(47)}01` }, code: "MEASUREMENT_MISMATCH" },
+    {
+      name: "mr_owner_config non-zero",
+      bad: { mrOwnerConfig: `${"00".repeat(47)}01` },
+      code: "MEASUREMENT_MISMATCH",
+    },
     { name: "all-zero RTMR0", bad: { rtmr0: "00".repeat(48) }, code: "MEASUREMENT_MISMATCH" },
     { name: "all-zero RTMR1", bad: { rtmr1: "00".repeat(48) }, code: "MEASUREMENT_MISMATCH" },
-    { name: "all-zero RTMR2 (cluster ID slot)", bad: { rtmr2: "00".repeat(48) }, code: "MEASUREMENT_MISMATCH" },
+    {
+      name: "all-zero RTMR2 (cluster ID slot)",
+      bad: { rtmr2: "00".repeat(48) },
+      code: "MEASUREMENT_MISMATCH",
+    },
     { name: "RTMR3 non-zero", bad: { rtmr3: `${"00".repeat(47)}01` }, code: "MEASUREMENT_MISMATCH" },
-    { name: "report_data last byte changed", bad: { reportData: lastChanged(GOOD.reportData ?? "") }, code: "REPORT_DATA_MISMATCH" },
+    {
+      name: "report_data last byte changed",
+      bad: { reportData: lastChanged(GOOD.reportData ?? "") },
+      code: "REPORT_DATA_MISMATCH",
+    },
   ])("bad $name → $code", async ({ bad, code }) => {
     await expectCode(() => validateQuote(quote, parseTdxPolicy({ ...GOOD, ...bad })), TdxPolicyError, code);
   });
@@ -91,5 +125,7 @@ test("clusterIdRtmr2 = SHA-384(0⁴⁸ ‖ SHA-384(clusterID))", async () => {
   const inner = new Uint8Array(await crypto.subtle.digest("SHA-384", id));
   const joined = new Uint8Array(96);
   joined.set(inner, 48);
-  expect(toHex(await clusterIdRtmr2(id))).toBe(toHex(new Uint8Array(await crypto.subtle.digest("SHA-384", joined))));
+  expect(toHex(await clusterIdRtmr2(id))).toBe(
+    toHex(new Uint8Array(await crypto.subtle.digest("SHA-384", joined))),
+  );
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { toHex } from "@asterism/bytes";
 import { decode, encode } from "@asterism/codec";
-import { readVector, VECTOR } from "./_fixtures.ts";
+import { readTdxVector, TDX_VECTOR } from "@asterism/testing";
 import { TdxParseError } from "./errors.ts";
 import { MAX_TRAILING_BYTES, parseQuote } from "./quote.ts";
 import { SGX_REPORT_BODY, TD_QUOTE_HEADER_V4, TD_REPORT_BODY_10, TD_REPORT_BODY_15 } from "./structures.ts";
@@ -25,7 +25,7 @@ function patched(b: Uint8Array, offset: number, value: number): Uint8Array {
 
 describe("parseQuote on the go-tdx-guest vectors (VECTORS.md §2.1)", () => {
   test("SPR_E4 v4 quote: header and TD report body fields", async () => {
-    const q = parseQuote(await readVector(VECTOR.v4.quote));
+    const q = parseQuote(await readTdxVector(TDX_VECTOR.v4.quote));
     expect(q.version).toBe(4);
     expect(q.bodyType).toBe(2);
     expect(q.header.attestationKeyType).toBe(2);
@@ -62,7 +62,7 @@ describe("parseQuote on the go-tdx-guest vectors (VECTORS.md §2.1)", () => {
   });
 
   test("v5 sample: TDX 1.5 body with TEE_TCB_SVN_2", async () => {
-    const q = parseQuote(await readVector(VECTOR.v5.quote));
+    const q = parseQuote(await readTdxVector(TDX_VECTOR.v5.quote));
     expect(q.version).toBe(5);
     expect(q.bodyType).toBe(3);
     expect(toHex(q.body.teeTcbSvn)).toBe("0b010400000000000000000000000000");
@@ -77,7 +77,7 @@ describe("parseQuote on the go-tdx-guest vectors (VECTORS.md §2.1)", () => {
   });
 
   test("cos-113 quote: 3065 zero bytes after the quote are tolerated", async () => {
-    const q = parseQuote(await readVector(VECTOR.ccel.quote));
+    const q = parseQuote(await readTdxVector(TDX_VECTOR.ccel.quote));
     expect(q.version).toBe(4);
     expect(q.trailingBytes).toBe(3065);
   });
@@ -85,7 +85,7 @@ describe("parseQuote on the go-tdx-guest vectors (VECTORS.md §2.1)", () => {
 
 describe("field tables round-trip", () => {
   test("TD_QUOTE_HEADER_V4 and TD_QUOTE_BODY_1_0 encode back to the same bytes (v4)", async () => {
-    const q = await readVector(VECTOR.v4.quote);
+    const q = await readTdxVector(TDX_VECTOR.v4.quote);
     const header = q.subarray(0, 48);
     const body = q.subarray(48, 48 + 584);
     expect(toHex(encode(TD_QUOTE_HEADER_V4, decode(TD_QUOTE_HEADER_V4, header)))).toBe(toHex(header));
@@ -93,7 +93,7 @@ describe("field tables round-trip", () => {
   });
 
   test("TD_QUOTE_BODY_1_5 and SGX_REPORT_BODY round-trip (v5)", async () => {
-    const q = await readVector(VECTOR.v5.quote);
+    const q = await readTdxVector(TDX_VECTOR.v5.quote);
     const body = q.subarray(54, 54 + 648);
     expect(toHex(encode(TD_REPORT_BODY_15, decode(TD_REPORT_BODY_15, body)))).toBe(toHex(body));
     const parsed = parseQuote(q);
@@ -106,7 +106,7 @@ describe("parseQuote rejections", () => {
   // starts at 636 + 64 + 64 + 6 = 770.
   const QE = 770;
   test("version 3 (negative vector version-byte.off0x0-set0x3) → UNSUPPORTED_VERSION", async () => {
-    const bytes = await readVector("negative", "tdx_prod_quote_SPR_E4.version-byte.off0x0-set0x3.dat");
+    const bytes = await readTdxVector("negative", "tdx_prod_quote_SPR_E4.version-byte.off0x0-set0x3.dat");
     expectParseCode(() => parseQuote(bytes), "UNSUPPORTED_VERSION");
     expectParseCode(() => parseQuote(new Uint8Array()), "TRUNCATED");
   });
@@ -121,12 +121,12 @@ describe("parseQuote rejections", () => {
     { name: "QE report reserved3 non-zero", off: QE + 0xa0, value: 1, code: "RESERVED_NONZERO" },
     { name: "QE report reserved4 non-zero", off: QE + 0x106 + 41, value: 1, code: "RESERVED_NONZERO" },
   ] as const)("$name → $code", async ({ off, value, code }) => {
-    const bytes = await readVector(VECTOR.v4.quote);
+    const bytes = await readTdxVector(TDX_VECTOR.v4.quote);
     expectParseCode(() => parseQuote(patched(bytes, off, value)), code);
   });
 
   test("every truncation is TRUNCATED or MALFORMED, never another error", async () => {
-    const bytes = await readVector(VECTOR.v4.quote);
+    const bytes = await readTdxVector(TDX_VECTOR.v4.quote);
     for (const n of [0, 1, 2, 47, 48, 100, 631, 632, 636, 700, 770, 1154, 1258, 4000, 4934]) {
       try {
         parseQuote(bytes.subarray(0, n));
@@ -139,7 +139,7 @@ describe("parseQuote rejections", () => {
   });
 
   test("v5 body descriptor: unknown body type and wrong size", async () => {
-    const bytes = await readVector(VECTOR.v5.quote);
+    const bytes = await readTdxVector(TDX_VECTOR.v5.quote);
     expectParseCode(() => parseQuote(patched(bytes, 48, 1)), "UNSUPPORTED_FORMAT");
     // size 584 for a type-3 (648-byte) body: the body runs past its declared size
     expectParseCode(() => parseQuote(patched(bytes, 50, 0x48)), "TRUNCATED");
@@ -147,7 +147,7 @@ describe("parseQuote rejections", () => {
   });
 
   test(`more than ${MAX_TRAILING_BYTES} trailing bytes → TRAILING_BYTES`, async () => {
-    const bytes = await readVector(VECTOR.v4.quote);
+    const bytes = await readTdxVector(TDX_VECTOR.v4.quote);
     const big = new Uint8Array(4935 + MAX_TRAILING_BYTES + 1);
     big.set(bytes.subarray(0, 4935));
     expectParseCode(() => parseQuote(big), "TRAILING_BYTES");
@@ -157,7 +157,7 @@ describe("parseQuote rejections", () => {
   });
 
   test("PCK chain text that is not PEM → MALFORMED", async () => {
-    const bytes = await readVector(VECTOR.v4.quote);
+    const bytes = await readTdxVector(TDX_VECTOR.v4.quote);
     expectParseCode(() => parseQuote(patched(bytes, 1258, "X".charCodeAt(0))), "MALFORMED");
   });
 });

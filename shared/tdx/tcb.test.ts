@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readVector, VECTOR } from "./_fixtures.ts";
+import { readTdxVector, TDX_VECTOR } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
 import {
   parseWith,
@@ -13,7 +13,7 @@ import { evaluateQeIdentity, evaluateTcb } from "./tcb.ts";
 import { type VerifiedQuote, verifyQuote } from "./verify.ts";
 
 async function member<T>(file: string, key: string, schema: Parameters<typeof parseWith>[0]): Promise<T> {
-  const j = JSON.parse(new TextDecoder().decode(await readVector("collateral", file))) as Record<
+  const j = JSON.parse(new TextDecoder().decode(await readTdxVector("collateral", file))) as Record<
     string,
     unknown
   >;
@@ -27,8 +27,8 @@ let tcb4: TdxTcbInfo;
 let tcb5: TdxTcbInfo;
 let qeId: QeIdentity;
 beforeAll(async () => {
-  v4 = await verifyQuote(await readVector(VECTOR.v4.quote), { now: VECTOR.v4.now });
-  v5 = await verifyQuote(await readVector(VECTOR.v5.quote), { now: VECTOR.v5.now });
+  v4 = await verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), { now: TDX_VECTOR.v4.now });
+  v5 = await verifyQuote(await readTdxVector(TDX_VECTOR.v5.quote), { now: TDX_VECTOR.v5.now });
   tcb4 = await member("sample_tcbInfo_response", "tcbInfo", TdxTcbInfoSchema);
   tcb5 = await member("sample_tcbinfo_response_v5", "tcbInfo", TdxTcbInfoSchema);
   qeId = await member("sample_qeIdentity_response", "enclaveIdentity", QeIdentitySchema);

@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { toHex } from "@asterism/bytes";
-import { readTestdata } from "@asterism/testing";
-import { readVector, VECTOR } from "./_fixtures.ts";
+import { readTdxVector, readTestdata, TDX_VECTOR } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
 import { TdxVerifyError } from "./errors.ts";
 import { loadTrustedRoot } from "./pck-chain.ts";
@@ -10,7 +9,7 @@ import { verifyQuote } from "./verify.ts";
 
 describe("verifyQuote without collateral (VECTORS.md §2.1, source-stated)", () => {
   test("SPR_E4 v4 verifies at 2023-07-01T01:00:00Z; PCK extensions decoded", async () => {
-    const v = await verifyQuote(await readVector(VECTOR.v4.quote), { now: VECTOR.v4.now });
+    const v = await verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), { now: TDX_VECTOR.v4.now });
     expect(v.collateralChecked).toBe(false);
     expect(v.pck.fmspc).toBe("50806f000000");
     expect(v.pck.pceId).toBe("0000");
@@ -20,17 +19,17 @@ describe("verifyQuote without collateral (VECTORS.md §2.1, source-stated)", () 
   });
 
   test("v5 sample verifies at 2026-02-03T01:00:00Z", async () => {
-    const v = await verifyQuote(await readVector(VECTOR.v5.quote), { now: VECTOR.v5.now });
+    const v = await verifyQuote(await readTdxVector(TDX_VECTOR.v5.quote), { now: TDX_VECTOR.v5.now });
     expect(v.pck.fmspc).toBe("90c06f000000");
     expect(v.pck.sgxTcbComponents.slice(0, 8)).toEqual([4, 4, 2, 2, 4, 1, 0, 5]);
     expect(v.pck.pceSvn).toBe(13);
   });
 
   test("the built-in root is trusted_root.pem, and --root overrides it", async () => {
-    const pem = new TextDecoder().decode(await readVector("trusted_root.pem"));
+    const pem = new TextDecoder().decode(await readTdxVector("trusted_root.pem"));
     const root = loadTrustedRoot(pem);
     expect(root.subject).toBe(loadTrustedRoot().subject);
-    await verifyQuote(await readVector(VECTOR.v4.quote), { now: VECTOR.v4.now, root });
+    await verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), { now: TDX_VECTOR.v4.now, root });
   });
 
   test("an unrelated root → ROOT_UNTRUSTED", async () => {
@@ -39,7 +38,10 @@ describe("verifyQuote without collateral (VECTORS.md §2.1, source-stated)", () 
     );
     const arkPem = ark.slice(ark.lastIndexOf("-----BEGIN CERTIFICATE-----"));
     await expectCode(
-      verifyQuote(await readVector(VECTOR.v4.quote), { now: VECTOR.v4.now, root: loadTrustedRoot(arkPem) }),
+      verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), {
+        now: TDX_VECTOR.v4.now,
+        root: loadTrustedRoot(arkPem),
+      }),
       TdxVerifyError,
       "ROOT_UNTRUSTED",
     );
@@ -47,7 +49,7 @@ describe("verifyQuote without collateral (VECTORS.md §2.1, source-stated)", () 
 
   test("at 2053-07-01 the PCK leaf has expired → CERT_EXPIRED", async () => {
     await expectCode(
-      verifyQuote(await readVector(VECTOR.v4.quote), { now: VECTOR.future }),
+      verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), { now: TDX_VECTOR.future }),
       TdxVerifyError,
       "CERT_EXPIRED",
     );
@@ -61,7 +63,7 @@ describe("TestNegativeVerification vectors (negative/*.dat) at 2023-07-01", () =
     { file: "tdx_prod_quote_SPR_E4.td-quote-body-byte.off0x3c-set0x32.dat", code: "QUOTE_SIGNATURE_INVALID" },
   ])("$file → $code", async ({ file, code }) => {
     await expectCode(
-      verifyQuote(await readVector("negative", file), { now: VECTOR.v4.now }),
+      verifyQuote(await readTdxVector("negative", file), { now: TDX_VECTOR.v4.now }),
       TdxVerifyError,
       code,
     );
@@ -82,21 +84,21 @@ describe("QE report checks (mutations of SPR_E4)", () => {
     { name: "quote signature byte", off: 636 + 10, code: "QUOTE_SIGNATURE_INVALID" },
     { name: "header user data byte", off: 0x1c, code: "QUOTE_SIGNATURE_INVALID" },
   ])("$name → $code", async ({ off, code }) => {
-    const b = (await readVector(VECTOR.v4.quote)).slice();
+    const b = (await readTdxVector(TDX_VECTOR.v4.quote)).slice();
     b[off] = (b[off] ?? 0) ^ 0x01;
-    await expectCode(verifyQuote(b, { now: VECTOR.v4.now }), TdxVerifyError, code);
+    await expectCode(verifyQuote(b, { now: TDX_VECTOR.v4.now }), TdxVerifyError, code);
   });
 
   test("v5 body byte → QUOTE_SIGNATURE_INVALID (the v5 signature covers the body descriptor and body)", async () => {
-    const b = (await readVector(VECTOR.v5.quote)).slice();
+    const b = (await readTdxVector(TDX_VECTOR.v5.quote)).slice();
     b[54 + 0x88] = (b[54 + 0x88] ?? 0) ^ 0x01;
-    await expectCode(verifyQuote(b, { now: VECTOR.v5.now }), TdxVerifyError, "QUOTE_SIGNATURE_INVALID");
+    await expectCode(verifyQuote(b, { now: TDX_VECTOR.v5.now }), TdxVerifyError, "QUOTE_SIGNATURE_INVALID");
   });
 });
 
 describe("CCEL quote cos-113 (VECTORS.md §4.2)", () => {
   test("verifies to the Intel root at a pinned time inside its PCK validity; RTMRs as replayed", async () => {
-    const v = await verifyQuote(await readVector(VECTOR.ccel.quote), { now: VECTOR.ccel.now });
+    const v = await verifyQuote(await readTdxVector(TDX_VECTOR.ccel.quote), { now: TDX_VECTOR.ccel.now });
     expect(v.pck.fmspc).toBe("00806f050000");
     const b = v.quote.body;
     expect(toHex(b.rtmr0)).toBe(
@@ -109,19 +111,19 @@ describe("CCEL quote cos-113 (VECTORS.md §4.2)", () => {
       "4969684dc87381fc3b3134176c8d8806eaf0a901859f5f70cfae8d17714b46c10a8de219048c9fc09f11f381a6fbe7c1",
     );
     expect(toHex(b.rtmr3)).toBe("00".repeat(48));
-    expect(toHex(b.reportData)).toBe(toHex(await readVector("ccel", "nonce.dat")));
+    expect(toHex(b.reportData)).toBe(toHex(await readTdxVector("ccel", "nonce.dat")));
   });
 
   test("before its PCK's notBefore (2024-07-02) → CERT_EXPIRED", async () => {
     await expectCode(
-      verifyQuote(await readVector(VECTOR.ccel.quote), { now: new Date("2024-07-01T00:00:00Z") }),
+      verifyQuote(await readTdxVector(TDX_VECTOR.ccel.quote), { now: new Date("2024-07-01T00:00:00Z") }),
       TdxVerifyError,
       "CERT_EXPIRED",
     );
   });
 
   test("a parsed quote can be passed instead of bytes", async () => {
-    const q = parseQuote(await readVector(VECTOR.ccel.quote));
-    expect((await verifyQuote(q, { now: VECTOR.ccel.now })).quote).toBe(q);
+    const q = parseQuote(await readTdxVector(TDX_VECTOR.ccel.quote));
+    expect((await verifyQuote(q, { now: TDX_VECTOR.ccel.now })).quote).toBe(q);
   });
 });

@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { concat, toBase64, toBase64Url, toHex, utf8 } from "@asterism/bytes";
-import { createFakeTdx, type FakeTdx, fakeBody } from "../_fake-tdx.ts";
-import { buildCollateral, readVector, VECTOR } from "../_fixtures.ts";
+import {
+  createFakeTdx,
+  type FakeTdx,
+  fakeTdxBody,
+  readTdxVector,
+  TDX_VECTOR,
+  tdxCollateralFixture,
+} from "@asterism/testing";
 import { sha256 } from "../_internal.ts";
 import { expectCode } from "../_test-util.ts";
 import type { Collateral } from "../collateral.ts";
@@ -19,8 +25,14 @@ beforeAll(async () => {
   collateral = await fake.collateral();
 });
 
-const body = fakeBody();
-const expected = { "0": toHex(body.mrTd), "1": toHex(body.rtmr0), "2": toHex(body.rtmr1), "3": toHex(body.rtmr2), "4": toHex(body.rtmr3) };
+const body = fakeTdxBody();
+const expected = {
+  "0": toHex(body.mrTd),
+  "1": toHex(body.rtmr0),
+  "2": toHex(body.rtmr1),
+  "3": toHex(body.rtmr2),
+  "4": toHex(body.rtmr3),
+};
 
 function qemu(measurements: Record<string, string> = expected) {
   return createQemuTdxValidator({
@@ -32,7 +44,7 @@ function qemu(measurements: Record<string, string> = expected) {
 }
 
 async function qemuDoc(reportData: Uint8Array, over: Partial<typeof body> = {}): Promise<Uint8Array> {
-  const quote = await fake.quote(fakeBody({ reportData, ...over }));
+  const quote = await fake.quote(fakeTdxBody({ reportData, ...over }));
   return utf8(JSON.stringify({ RawQuote: toBase64(quote), UserData: toBase64(userData) }));
 }
 const bound = async () => concat(await sha256(concat(userData, nonce)), new Uint8Array(32));
@@ -42,12 +54,22 @@ describe("qemu-tdx validator", () => {
     const claims = await qemu().validate(await qemuDoc(await bound()), nonce);
     expect(claims.variant).toBe("qemu-tdx");
     expect(toHex(claims.userData)).toBe(toHex(userData));
-    expect(claims.measurements).toEqual({ 0: expected["0"], 1: expected["1"], 2: expected["2"], 3: expected["3"], 4: expected["4"] });
+    expect(claims.measurements).toEqual({
+      0: expected["0"],
+      1: expected["1"],
+      2: expected["2"],
+      3: expected["3"],
+      4: expected["4"],
+    });
     expect(claims.details["tcbStatus"]).toBe("UpToDate");
   });
 
   test("another nonce → REPORT_DATA_MISMATCH", async () => {
-    await expectCode(qemu().validate(await qemuDoc(await bound()), new Uint8Array(32)), TdxPolicyError, "REPORT_DATA_MISMATCH");
+    await expectCode(
+      qemu().validate(await qemuDoc(await bound()), new Uint8Array(32)),
+      TdxPolicyError,
+      "REPORT_DATA_MISMATCH",
+    );
   });
 
   test("extraData in the upper half instead of zero-padding → REPORT_DATA_MISMATCH", async () => {
@@ -75,9 +97,15 @@ describe("qemu-tdx validator", () => {
   });
 
   test("the real v4 quote with its real collateral → TCB_LEVEL_NOT_FOUND before any binding check", async () => {
-    const real = await buildCollateral("v4");
-    const v = createQemuTdxValidator({ now: () => VECTOR.v4.now, getCollateral: async () => real, measurements: {} });
-    const doc = utf8(JSON.stringify({ RawQuote: toBase64(await readVector(VECTOR.v4.quote)), UserData: "" }));
+    const real = await tdxCollateralFixture("v4");
+    const v = createQemuTdxValidator({
+      now: () => TDX_VECTOR.v4.now,
+      getCollateral: async () => real,
+      measurements: {},
+    });
+    const doc = utf8(
+      JSON.stringify({ RawQuote: toBase64(await readTdxVector(TDX_VECTOR.v4.quote)), UserData: "" }),
+    );
     await expectCode(v.validate(doc, nonce), TdxVerifyError, "TCB_LEVEL_NOT_FOUND");
   });
 });
@@ -85,12 +113,18 @@ describe("qemu-tdx validator", () => {
 describe("azure-tdx validator (vTPM part injected)", () => {
   const akN = new Uint8Array(256).fill(0xa5);
   const runtime = utf8(
-    JSON.stringify({ keys: [{ kid: "HCLAkPub", kty: "RSA", n: toBase64Url(akN), e: "AQAB" }], "vm-configuration": {} }),
+    JSON.stringify({
+      keys: [{ kid: "HCLAkPub", kty: "RSA", n: toBase64Url(akN), e: "AQAB" }],
+      "vm-configuration": {},
+    }),
   );
   async function azure(ak = { n: akN, e: 0 }) {
     const rd = concat(await sha256(runtime), new Uint8Array(32));
     const instanceInfo = utf8(
-      JSON.stringify({ AttestationReport: toBase64(await fake.quote(fakeBody({ reportData: rd }))), RuntimeData: toBase64(runtime) }),
+      JSON.stringify({
+        AttestationReport: toBase64(await fake.quote(fakeTdxBody({ reportData: rd }))),
+        RuntimeData: toBase64(runtime),
+      }),
     );
     const vtpm: VtpmVerification = { ak, instanceInfo, userData, pcrs: { 15: "00".repeat(32) } };
     return createAzureTdxValidator({
@@ -115,12 +149,19 @@ describe("azure-tdx validator (vTPM part injected)", () => {
 
   test("a different AK → REPORT_DATA_MISMATCH", async () => {
     const other = new Uint8Array(256).fill(0x5a);
-    await expectCode((await azure({ n: other, e: 0 })).validate(new Uint8Array(), nonce), TdxPolicyError, "REPORT_DATA_MISMATCH");
+    await expectCode(
+      (await azure({ n: other, e: 0 })).validate(new Uint8Array(), nonce),
+      TdxPolicyError,
+      "REPORT_DATA_MISMATCH",
+    );
   });
 
   test("runtime data not bound by the quote → REPORT_DATA_MISMATCH", async () => {
     const instanceInfo = utf8(
-      JSON.stringify({ AttestationReport: toBase64(await fake.quote(fakeBody())), RuntimeData: toBase64(runtime) }),
+      JSON.stringify({
+        AttestationReport: toBase64(await fake.quote(fakeTdxBody())),
+        RuntimeData: toBase64(runtime),
+      }),
     );
     const v = createAzureTdxValidator({
       now: () => NOW,

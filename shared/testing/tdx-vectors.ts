@@ -3,8 +3,8 @@
  * vectors are never copied into the repo). Not exported from index.ts.
  */
 import { toHex } from "@asterism/bytes";
-import { readTestdata } from "@asterism/testing";
-import type { Collateral } from "./collateral.ts";
+import type { Collateral } from "@asterism/tdx";
+import { readTestdata } from "./testdata.ts";
 
 const DIR = ["external", "go-tdx-guest"] as const;
 
@@ -29,7 +29,7 @@ function firstChain(pem: string): string {
 }
 
 /** Quote files and their stated verification times (VECTORS.md §2.1, §4.2). */
-export const VECTOR = {
+export const TDX_VECTOR = {
   v4: { quote: "tdx_prod_quote_SPR_E4.dat", now: new Date("2023-07-01T01:00:00Z") },
   v5: { quote: "quote_v5_sample.dat", now: new Date("2026-02-03T01:00:00Z") },
   /** cos-113: VECTORS.md states no time; its PCK is valid 2024-07-02 → 2031-07-02, pinned inside. */
@@ -39,7 +39,7 @@ export const VECTOR = {
 } as const;
 
 /** Bytes of a go-tdx-guest vector. */
-export function readVector(...p: string[]): Promise<Uint8Array> {
+export function readTdxVector(...p: string[]): Promise<Uint8Array> {
   return readTestdata(...DIR, ...p);
 }
 
@@ -47,7 +47,7 @@ export function readVector(...p: string[]): Promise<Uint8Array> {
  * The collateral JSON object for the v4 (`sample_tcbInfo_response`) or v5
  * (`sample_tcbinfo_response_v5`) TCB info; QE identity, CRLs and chains are the set's only ones.
  */
-export async function buildCollateral(which: "v4" | "v5"): Promise<Collateral> {
+export async function tdxCollateralFixture(which: "v4" | "v5"): Promise<Collateral> {
   const tcbInfo = await text(
     "collateral",
     which === "v4" ? "sample_tcbInfo_response" : "sample_tcbinfo_response_v5",

@@ -1,5 +1,5 @@
 /**
- * Test-only: a fake Intel PKI (root, PCK CA, PCK leaf with SGX extensions, TCB signer) that issues
+ * Test-only (TDX): a fake Intel PKI (root, PCK CA, PCK leaf with SGX extensions, TCB signer) that issues
  * quotes and collateral built with the module's own field tables. Real vectors cannot reach positive
  * paths whose REPORTDATA we must choose (qemu-tdx/azure-tdx bindings) nor a revoked PCK; this can.
  * Everything is signed for real, so the verifier runs unchanged with `root: fake.root`.
@@ -8,22 +8,28 @@ import "reflect-metadata";
 import { concat, toHex } from "@asterism/bytes";
 import { encode } from "@asterism/codec";
 import {
+  type Collateral,
+  INTEL_QE_VENDOR_ID,
+  QE_REPORT_CERTIFICATION_DATA,
+  TD_QUOTE_HEADER_V4,
+  TD_QUOTE_V4,
+  TD_REPORT_BODY_10,
+  type TdReportBody,
+} from "@asterism/tdx";
+import {
   BasicConstraintsExtension,
   Extension,
   type X509Certificate,
   X509CertificateGenerator,
   X509CrlGenerator,
 } from "@peculiar/x509";
-import { ab, sha256 } from "./_internal.ts";
-import type { Collateral } from "./collateral.ts";
-import { INTEL_QE_VENDOR_ID } from "./policy.ts";
-import {
-  QE_REPORT_CERTIFICATION_DATA,
-  TD_QUOTE_HEADER_V4,
-  TD_QUOTE_V4,
-  TD_REPORT_BODY_10,
-  type TdReportBody,
-} from "./structures.ts";
+
+function ab(u: Uint8Array): Uint8Array<ArrayBuffer> {
+  return u.buffer instanceof ArrayBuffer ? (u as Uint8Array<ArrayBuffer>) : new Uint8Array(u);
+}
+async function sha256(d: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", ab(d)));
+}
 
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
@@ -90,7 +96,7 @@ const VALID_FROM = new Date("2020-01-01T00:00:00Z");
 const VALID_TO = new Date("2040-01-01T00:00:00Z");
 
 /** A TD report body with recognisable values; override any field. */
-export function fakeBody(over: Partial<TdReportBody> = {}): TdReportBody {
+export function fakeTdxBody(over: Partial<TdReportBody> = {}): TdReportBody {
   const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
   return {
     teeTcbSvn: new Uint8Array([3, 0, 4, ...new Array(13).fill(0)]),
@@ -145,7 +151,14 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
     },
     crypto,
   );
-  const issue = (serial: string, name: string, keys: CryptoKeyPair, issuer: string, signer: CryptoKey, ext: Extension[]) =>
+  const issue = (
+    serial: string,
+    name: string,
+    keys: CryptoKeyPair,
+    issuer: string,
+    signer: CryptoKey,
+    ext: Extension[],
+  ) =>
     X509CertificateGenerator.create(
       {
         serialNumber: serial,
@@ -160,13 +173,28 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
       },
       crypto,
     );
-  const pckCa = await issue("02", "CN=Fake SGX PCK Platform CA", caKeys, root.subject, rootKeys.privateKey, caExt);
+  const pckCa = await issue(
+    "02",
+    "CN=Fake SGX PCK Platform CA",
+    caKeys,
+    root.subject,
+    rootKeys.privateKey,
+    caExt,
+  );
   const leaf = await issue("03", "CN=Fake SGX PCK Certificate", leafKeys, pckCa.subject, caKeys.privateKey, [
     new Extension("1.2.840.113741.1.13.1", false, ab(sgxExtension(platform))),
   ]);
-  const tcbSigner = await issue("04", "CN=Fake SGX TCB Signing", tcbKeys, root.subject, rootKeys.privateKey, []);
+  const tcbSigner = await issue(
+    "04",
+    "CN=Fake SGX TCB Signing",
+    tcbKeys,
+    root.subject,
+    rootKeys.privateKey,
+    [],
+  );
   const pem = (...cs: X509Certificate[]) => `${cs.map((c) => c.toString("pem")).join("\n")}\n`;
-  const sign = async (k: CryptoKey, data: Uint8Array) => new Uint8Array(await crypto.subtle.sign(SIGN, k, ab(data)));
+  const sign = async (k: CryptoKey, data: Uint8Array) =>
+    new Uint8Array(await crypto.subtle.sign(SIGN, k, ab(data)));
 
   async function quote(body: TdReportBody): Promise<Uint8Array> {
     const header = {
@@ -198,7 +226,10 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
       qeReport,
       qeReportSignature: new Uint8Array(64),
       qeAuthenticationData: authData,
-      certificationData: { certificationDataType: 5, certificationData: new TextEncoder().encode(pem(leaf, pckCa, root)) },
+      certificationData: {
+        certificationDataType: 5,
+        certificationData: new TextEncoder().encode(pem(leaf, pckCa, root)),
+      },
     };
     const qeRaw = encode(QE_REPORT_CERTIFICATION_DATA, qeCert).subarray(0, 384);
     qeCert.qeReportSignature = await sign(leafKeys.privateKey, qeRaw);
@@ -209,12 +240,17 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
       signatureData: {
         quoteSignature: await sign(attKeys.privateKey, signed),
         ecdsaAttestationKey: attKey,
-        certificationData: { certificationDataType: 6, certificationData: encode(QE_REPORT_CERTIFICATION_DATA, qeCert) },
+        certificationData: {
+          certificationDataType: 6,
+          certificationData: encode(QE_REPORT_CERTIFICATION_DATA, qeCert),
+        },
       },
     });
   }
 
-  async function collateral(o: { revokeLeaf?: boolean; revokePckCa?: boolean; tcbStatus?: string } = {}): Promise<Collateral> {
+  async function collateral(
+    o: { revokeLeaf?: boolean; revokePckCa?: boolean; tcbStatus?: string } = {},
+  ): Promise<Collateral> {
     const comps = (svns: readonly number[]) => svns.map((svn) => ({ svn }));
     const tcbInfo = JSON.stringify({
       id: "TDX",
@@ -225,10 +261,18 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
       pceId: platform.pceId,
       tcbType: 0,
       tcbEvaluationDataNumber: 1,
-      tdxModule: { mrsigner: "00".repeat(48), attributes: "0000000000000000", attributesMask: "FFFFFFFFFFFFFFFF" },
+      tdxModule: {
+        mrsigner: "00".repeat(48),
+        attributes: "0000000000000000",
+        attributesMask: "FFFFFFFFFFFFFFFF",
+      },
       tcbLevels: [
         {
-          tcb: { sgxtcbcomponents: comps(platform.sgxSvns), pcesvn: platform.pceSvn, tdxtcbcomponents: comps([3, 0, 4, ...new Array(13).fill(0)]) },
+          tcb: {
+            sgxtcbcomponents: comps(platform.sgxSvns),
+            pcesvn: platform.pceSvn,
+            tdxtcbcomponents: comps([3, 0, 4, ...new Array(13).fill(0)]),
+          },
           tcbDate: "2024-01-01T00:00:00Z",
           tcbStatus: o.tcbStatus ?? "UpToDate",
         },
@@ -246,7 +290,9 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
       attributesMask: "FBFFFFFFFFFFFFFF0000000000000000",
       mrsigner: QE_MRSIGNER.toUpperCase(),
       isvprodid: 2,
-      tcbLevels: [{ tcb: { isvsvn: platform.qeIsvSvn }, tcbDate: "2024-01-01T00:00:00Z", tcbStatus: "UpToDate" }],
+      tcbLevels: [
+        { tcb: { isvsvn: platform.qeIsvSvn }, tcbDate: "2024-01-01T00:00:00Z", tcbStatus: "UpToDate" },
+      ],
     });
     const tcbSig = toHex(await sign(tcbKeys.privateKey, new TextEncoder().encode(tcbInfo)));
     const qeSig = toHex(await sign(tcbKeys.privateKey, new TextEncoder().encode(qeIdentity)));
@@ -258,7 +304,10 @@ export async function createFakeTdx(platform: FakePlatform = DEFAULT_PLATFORM): 
           nextUpdate: new Date("2030-01-01T00:00:00Z"),
           signingAlgorithm: SIGN,
           signingKey: key,
-          entries: serials.map((serialNumber) => ({ serialNumber, revocationDate: new Date("2024-01-01T00:00:00Z") })),
+          entries: serials.map((serialNumber) => ({
+            serialNumber,
+            revocationDate: new Date("2024-01-01T00:00:00Z"),
+          })),
         },
         crypto,
       );
