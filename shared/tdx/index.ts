@@ -37,7 +37,7 @@ export {
   TdxVerifyError,
 } from "./errors.ts";
 export { type TdxEvidenceInput, type TdxEvidenceResult, verifyTdxEvidence } from "./evidence.ts";
-export { INTEL_SGX_ROOT_CA_PEM, loadTrustedRoot } from "./pck-chain.ts";
+export { type CertCache, createCertCache, INTEL_SGX_ROOT_CA_PEM, loadTrustedRoot } from "./pck-chain.ts";
 export { type PckExtensions, parsePckExtensions } from "./pck-extensions.ts";
 export {
   bundleKey,

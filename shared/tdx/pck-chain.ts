@@ -5,7 +5,7 @@
  */
 import { ab } from "./_internal.ts";
 import "reflect-metadata";
-import { bytesEqual } from "@asterism/bytes";
+import { bytesEqual, toHex } from "@asterism/bytes";
 import { BasicConstraintsExtension, X509Certificate, X509Crl } from "@peculiar/x509";
 import { TdxParseError, type TdxVerifyCode, TdxVerifyError } from "./errors.ts";
 import { parsePemCertificates } from "./pem.ts";
@@ -33,13 +33,46 @@ KoZIzj0EAwIDSQAwRgIhAOW/5QkR+S9CiSDcNoowLuPRLsWGf/Yi7GSX94BgwTwg
 AiEA4J0lrHoMs+Xo5o/sX6O9QWxHRAvZUGOdRQ7cvqRXaqI=
 -----END CERTIFICATE-----`.trim();
 
+/**
+ * Memo of work on identical certificate bytes, for verifiers that see the same PCK CA and root (and often
+ * the same leaf) in every quote. It remembers parsed certificates by their exact DER, and signature
+ * checks that succeeded by the exact (certificate DER, issuer key) pair — both pure functions of the bytes,
+ * so a hit can never accept anything a miss would reject. Validity, names, CA flags and revocation are
+ * re-checked on every use. Bounded: the oldest entries go first.
+ */
+export interface CertCache {
+  readonly parsed: Map<string, X509Certificate>;
+  readonly verifiedLinks: Set<string>;
+  readonly max: number;
+}
+
+/** A {@link CertCache} holding at most `max` certificates and `max` verified links. */
+export function createCertCache(max = 1024): CertCache {
+  return { parsed: new Map(), verifiedLinks: new Set(), max };
+}
+
+function remember<K>(c: Map<K, unknown> | Set<K>, max: number): void {
+  if (c.size <= max) return;
+  const first = c.keys().next();
+  if (!first.done) c.delete(first.value);
+}
+
 /** Parse one certificate (DER); failures are {@link TdxParseError} `MALFORMED`. */
-export function parseCertificate(der: Uint8Array, what: string): X509Certificate {
+export function parseCertificate(der: Uint8Array, what: string, cache?: CertCache): X509Certificate {
+  const key = cache === undefined ? "" : toHex(der);
+  const hit = cache?.parsed.get(key);
+  if (hit !== undefined) return hit;
+  let cert: X509Certificate;
   try {
-    return new X509Certificate(ab(der));
+    cert = new X509Certificate(ab(der));
   } catch (cause) {
     throw new TdxParseError("MALFORMED", `Cannot parse ${what} certificate`, { cause });
   }
+  if (cache !== undefined) {
+    cache.parsed.set(key, cert);
+    remember(cache.parsed, cache.max);
+  }
+  return cert;
 }
 
 /** Parse a PEM bundle into certificates, leaf first. */
@@ -80,6 +113,8 @@ export interface ChainOptions {
    * re-issues signing certificates for the same key, see the v5 TCB-info vector). Default false.
    */
   readonly allowExpired?: boolean;
+  /** Reuse parsing and signature checks of identical certificates (see {@link CertCache}). */
+  readonly cache?: CertCache;
 }
 
 /**
@@ -127,7 +162,7 @@ export async function verifyChain(
         );
       fail(`certificate ${i} issued by "${cert.issuer}", next is "${issuer.subject}"`);
     }
-    if (!(await verifySignedBy(cert, issuer)))
+    if (!(await verifySignedBy(cert, issuer, opts.cache)))
       fail(`certificate ${i} ("${cert.subject}") signature does not verify with its issuer's key`);
     if (i > 0 && !isCa(cert)) fail(`certificate ${i} ("${cert.subject}") is not a CA`);
   }
@@ -149,12 +184,24 @@ export async function verifyChain(
 }
 
 /** Does `issuer`'s key verify `cert`'s signature (ECDSA P-256 / SHA-256 for every Intel certificate)? */
-export async function verifySignedBy(cert: X509Certificate, issuer: X509Certificate): Promise<boolean> {
+export async function verifySignedBy(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  cache?: CertCache,
+): Promise<boolean> {
+  const key = cache === undefined ? "" : `${toHex(new Uint8Array(cert.rawData))}|${toHex(spki(issuer))}`;
+  if (cache?.verifiedLinks.has(key)) return true;
+  let ok: boolean;
   try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }, crypto);
+    ok = await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }, crypto);
   } catch {
-    return false;
+    ok = false;
   }
+  if (ok && cache !== undefined) {
+    cache.verifiedLinks.add(key);
+    remember(cache.verifiedLinks, cache.max);
+  }
+  return ok;
 }
 
 function isCa(c: X509Certificate): boolean {

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { toHex } from "@asterism/bytes";
-import { readTdxVector, readTestdata, TDX_VECTOR } from "@asterism/testing";
+import { createFakeTdx, readTdxVector, readTestdata, TDX_VECTOR } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
 import { TdxVerifyError } from "./errors.ts";
-import { loadTrustedRoot } from "./pck-chain.ts";
+import { createCertCache, loadTrustedRoot } from "./pck-chain.ts";
 import { parseQuote } from "./quote.ts";
 import { verifyQuote } from "./verify.ts";
 
@@ -125,5 +125,43 @@ describe("CCEL quote cos-113 (VECTORS.md §4.2)", () => {
   test("a parsed quote can be passed instead of bytes", async () => {
     const q = parseQuote(await readTdxVector(TDX_VECTOR.ccel.quote));
     expect((await verifyQuote(q, { now: TDX_VECTOR.ccel.now })).quote).toBe(q);
+  });
+});
+
+describe("certCache", () => {
+  test("hits skip only byte-identical work: expiry, tampering and the root are still checked", async () => {
+    const certCache = createCertCache(8);
+    const good = await readTdxVector(TDX_VECTOR.v4.quote);
+    await verifyQuote(good, { now: TDX_VECTOR.v4.now, certCache });
+    expect(certCache.verifiedLinks.size).toBe(3);
+    await verifyQuote(good, { now: TDX_VECTOR.v4.now, certCache });
+    await expectCode(
+      verifyQuote(good, { now: TDX_VECTOR.future, certCache }),
+      TdxVerifyError,
+      "CERT_EXPIRED",
+    );
+    const tampered = await readTdxVector(
+      "negative",
+      "tdx_prod_quote_SPR_E4.pck-cert-byte.off0xb77-set0x32.dat",
+    );
+    await expectCode(
+      verifyQuote(tampered, { now: TDX_VECTOR.v4.now, certCache }),
+      TdxVerifyError,
+      "PCK_CHAIN_INVALID",
+    );
+    const fake = await createFakeTdx();
+    await expectCode(
+      verifyQuote(good, { now: TDX_VECTOR.v4.now, certCache, root: fake.root }),
+      TdxVerifyError,
+      "ROOT_UNTRUSTED",
+    );
+  });
+
+  test("is bounded", async () => {
+    const certCache = createCertCache(2);
+    await verifyQuote(await readTdxVector(TDX_VECTOR.v4.quote), { now: TDX_VECTOR.v4.now, certCache });
+    await verifyQuote(await readTdxVector(TDX_VECTOR.ccel.quote), { now: TDX_VECTOR.ccel.now, certCache });
+    expect(certCache.parsed.size).toBeLessThanOrEqual(2);
+    expect(certCache.verifiedLinks.size).toBeLessThanOrEqual(2);
   });
 });

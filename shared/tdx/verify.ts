@@ -3,7 +3,14 @@ import type { X509Certificate } from "@peculiar/x509";
 import { ab, sha256, verifyP256 } from "./_internal.ts";
 import type { Collateral, TcbStatus } from "./collateral.ts";
 import { TdxVerifyError } from "./errors.ts";
-import { checkNotRevoked, ecdsaKeyOf, loadTrustedRoot, parseCertificate, verifyChain } from "./pck-chain.ts";
+import {
+  type CertCache,
+  checkNotRevoked,
+  ecdsaKeyOf,
+  loadTrustedRoot,
+  parseCertificate,
+  verifyChain,
+} from "./pck-chain.ts";
 import { OID_SGX_EXTENSIONS, type PckExtensions, parsePckExtensions } from "./pck-extensions.ts";
 import { parseQuote, type TdxQuote } from "./quote.ts";
 import {
@@ -37,6 +44,11 @@ export interface VerifyQuoteOptions {
   readonly acceptedTcbStatuses?: readonly TcbStatus[];
   /** QE TCB statuses accepted (default `["UpToDate"]`); `Revoked` is never accepted. */
   readonly acceptedQeTcbStatuses?: readonly TcbStatus[];
+  /**
+   * Memo of certificate parsing and chain-signature checks across calls (`createCertCache()`); a hit
+   * skips only work whose result is a pure function of identical bytes. Default: none.
+   */
+  readonly certCache?: CertCache;
   /** See `CollateralOptions.allowExpiredCollateralSigner` (default false). */
   readonly allowExpiredCollateralSigner?: boolean;
 }
@@ -96,8 +108,15 @@ export async function verifyQuote(
       expected: `${PCK_CHAIN_LENGTH} certificates`,
       actual: String(quote.pckChain.length),
     });
-  const chain = quote.pckChain.map((d, i) => parseCertificate(d, i === 0 ? "PCK leaf" : `PCK chain #${i}`));
-  await verifyChain(chain, root, { now: opts.now, codes: PCK_CHAIN, what: "PCK" });
+  const chain = quote.pckChain.map((d, i) =>
+    parseCertificate(d, i === 0 ? "PCK leaf" : `PCK chain #${i}`, opts.certCache),
+  );
+  await verifyChain(chain, root, {
+    now: opts.now,
+    codes: PCK_CHAIN,
+    what: "PCK",
+    ...(opts.certCache === undefined ? {} : { cache: opts.certCache }),
+  });
   const leaf = chain[0] as X509Certificate;
 
   const qeOk = await verifyP256(await ecdsaKeyOf(leaf), quote.qeReportSignature, quote.qeReportRaw);
