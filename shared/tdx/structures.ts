@@ -47,7 +47,7 @@ export const MAX_PCK_CHAIN_SIZE = 32 * 1024;
 export const MAX_QE_AUTH_DATA_SIZE = 0xffff;
 
 /**
- * "TD Quote Header" (48 bytes), quote versions 4 and 5 share it. `QE SVN`/`PCE SVN` are documented
+ * "TD Quote Header" (48 bytes; Intel TDX DCAP Quoting Library API §A.3.1), shared by versions 4 and 5. `QE SVN`/`PCE SVN` are documented
  * "only applicable for SGX quotes" and are zero in TDX quotes; we parse them (rather than require zero)
  * because the reference verifiers expose them to policy (minimum QE/PCE SVN).
  */
@@ -66,7 +66,7 @@ export const TD_QUOTE_HEADER_V4 = tdQuoteHeader(4);
 export const TD_QUOTE_HEADER_V5 = tdQuoteHeader(5);
 export type TdQuoteHeader = Infer<typeof TD_QUOTE_HEADER_V4>;
 
-/** Fields of "TD Quote Body" (TDX 1.0 TD report body, 584 bytes) at their offsets. */
+/** Fields of "TD Quote Body" (§A.3.2; TDX 1.0 TD report body, 584 bytes) at their offsets. */
 const TD_REPORT_10_FIELDS = {
   teeTcbSvn: at(0x000, bytes(16)),
   mrSeam: at(0x010, bytes(48)),
@@ -85,11 +85,11 @@ const TD_REPORT_10_FIELDS = {
   reportData: at(0x208, bytes(64)),
 };
 
-/** "TD Quote Body" for TDX 1.0 (quote v4, and v5 body type 2): 584 bytes. */
+/** "TD Quote Body" (§A.3.2) for TDX 1.0 (quote v4, and v5 body type 2): 584 bytes. */
 export const TD_REPORT_BODY_10 = layout("TD_QUOTE_BODY_1_0", 584, TD_REPORT_10_FIELDS);
 
 /**
- * "TD Quote Body" for TDX 1.5 (v5 body type 3): the 1.0 body followed by `TEE_TCB_SVN_2` and
+ * "TD Quote Body" for TDX 1.5 (Appendix A, quote format v5, "TD Quote Body Descriptor" type 3): the 1.0 body followed by `TEE_TCB_SVN_2` and
  * `MRSERVICETD`, 648 bytes.
  */
 export const TD_REPORT_BODY_15 = layout("TD_QUOTE_BODY_1_5", 648, {
@@ -105,7 +105,7 @@ export type TdReportBody = Infer<typeof TD_REPORT_BODY_10> & {
 };
 
 /**
- * "Enclave Report Body" (SGX REPORTBODY, 384 bytes): the QE report inside certification data type 6.
+ * "Enclave Report Body" (Appendix A, §A.3 tables; SGX REPORTBODY, 384 bytes): the QE report inside certification data type 6.
  * Field names and reserved ranges follow sgx_report_body_t (the KSS fields isvExtProdId, configId,
  * configSvn and isvFamilyId carved out of what older revisions called reserved).
  */
@@ -167,7 +167,7 @@ const SIGNATURE_DATA = sizedOf(u32le, ECDSA_SIG_DATA, {
   name: "Quote Signature Data",
 });
 
-/** Quote format version 4: header, TDX 1.0 body, signature data. */
+/** "Quote Format v4" (§A.3): header, TDX 1.0 body, "Quote Signature Data Len", signature data. */
 export const TD_QUOTE_V4 = struct("TD_QUOTE_V4", {
   header: TD_QUOTE_HEADER_V4,
   body: TD_REPORT_BODY_10,
