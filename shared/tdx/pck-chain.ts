@@ -256,13 +256,22 @@ export function checkNotRevoked(crl: X509Crl, cert: X509Certificate): void {
     });
 }
 
-/** The certificate's public key as a WebCrypto ECDSA P-256 verification key. */
-export async function ecdsaKeyOf(cert: X509Certificate): Promise<CryptoKey> {
-  return crypto.subtle.importKey(
-    "spki",
-    cert.publicKey.rawData,
-    { name: "ECDSA", namedCurve: "P-256" },
-    false,
-    ["verify"],
-  );
+/**
+ * The certificate's public key as a WebCrypto ECDSA P-256 verification key; any other key type is `code`
+ * (every Intel PCK and collateral-signing key is P-256).
+ */
+export async function ecdsaKeyOf(cert: X509Certificate, code: TdxVerifyCode): Promise<CryptoKey> {
+  try {
+    return await crypto.subtle.importKey(
+      "spki",
+      cert.publicKey.rawData,
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["verify"],
+    );
+  } catch (cause) {
+    throw new TdxVerifyError(code, `Certificate "${cert.subject}" does not hold an ECDSA P-256 key`, {
+      cause,
+    });
+  }
 }

@@ -3,6 +3,7 @@ import type { X509Certificate, X509Crl } from "@peculiar/x509";
 import { verifyP256 } from "./_internal.ts";
 import {
   type Collateral,
+  parseCollateral,
   parseWith,
   type QeIdentity,
   QeIdentitySchema,
@@ -59,6 +60,11 @@ async function verifySignedMember(
   rootCrl: X509Crl | undefined,
   what: string,
 ): Promise<{ json: unknown; warnings: string[] }> {
+  if (!/^[0-9a-fA-F]{128}$/.test(signatureHex))
+    throw new TdxParseError("COLLATERAL_MALFORMED", `Cannot parse ${what} signature`, {
+      expected: "64 bytes of hex (raw r‖s)",
+      actual: `${signatureHex.length} characters`,
+    });
   const members = topLevelMembers(body, what);
   const raw = members.get(member);
   if (raw === undefined)
@@ -84,7 +90,11 @@ async function verifySignedMember(
   const signer = chain[0] as X509Certificate;
   if (rootCrl !== undefined)
     for (const c of chain) if (c.subject !== opts.root.subject) checkNotRevoked(rootCrl, c);
-  const ok = await verifyP256(await ecdsaKeyOf(signer), fromHex(signatureHex), new TextEncoder().encode(raw));
+  const ok = await verifyP256(
+    await ecdsaKeyOf(signer, "COLLATERAL_SIGNATURE_INVALID"),
+    fromHex(signatureHex),
+    new TextEncoder().encode(raw),
+  );
   if (!ok) throw new TdxVerifyError("COLLATERAL_SIGNATURE_INVALID", `${what} signature does not verify`);
   return {
     json: JSON.parse(raw),
@@ -131,9 +141,11 @@ export function checkCollateralCurrent(c: VerifiedCollateral, now: Date): void {
  * @see Intel "SGX and TDX DCAP ECDSA Attestation: PCS API v4" for the documents and issuer chains.
  */
 export async function verifyCollateral(
-  col: Collateral,
+  input: Collateral,
   opts: CollateralOptions,
 ): Promise<VerifiedCollateral> {
+  // Re-validate: callers may hand over objects they built themselves rather than parsed JSON.
+  const col = parseCollateral(input);
   const rootCrl = parseCrl(fromHex(col.root_ca_crl), "root CA CRL");
   await verifyCrl(rootCrl, opts.root, opts.now, "root CA CRL");
 

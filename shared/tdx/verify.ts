@@ -119,7 +119,11 @@ export async function verifyQuote(
   });
   const leaf = chain[0] as X509Certificate;
 
-  const qeOk = await verifyP256(await ecdsaKeyOf(leaf), quote.qeReportSignature, quote.qeReportRaw);
+  const qeOk = await verifyP256(
+    await ecdsaKeyOf(leaf, "QE_REPORT_SIGNATURE_INVALID"),
+    quote.qeReportSignature,
+    quote.qeReportRaw,
+  );
   if (!qeOk)
     throw new TdxVerifyError(
       "QE_REPORT_SIGNATURE_INVALID",
