@@ -5,5 +5,6 @@
  * @module
  */
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
+export { describeClusterStateConformance } from "./state-conformance.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
