@@ -127,7 +127,7 @@ const rows = [
   [`  → ideal quotes/s (raw ÷ ${SIGS_PER_QUOTE} signatures)`, ideal, "1.00"],
   [full.name, full.opsPerSec, (full.opsPerSec / ideal).toFixed(2)],
   [sigsOnly.name, sigsOnly.opsPerSec, (sigsOnly.opsPerSec / ideal).toFixed(2)],
-  [`${cached.name} ¹`, cached.opsPerSec, (cached.opsPerSec / ideal).toFixed(2)],
+  [`${cached.name} ¹`, cached.opsPerSec, `${((cached.opsPerSec * 2) / raw.opsPerSec).toFixed(2)} ¹`],
   [parse.name, parse.opsPerSec, "—"],
 ] as const;
 console.log(
@@ -137,7 +137,7 @@ console.log(`${"measurement".padEnd(56)} ${"ops/s".padStart(10)}  ratio to ideal
 for (const [name, ops, ratio] of rows)
   console.log(`${name.padEnd(56)} ${ops.toFixed(0).padStart(10)}  ${ratio}`);
 console.log(
-  "¹ the cert cache skips the 3 chain signatures on repeated identical certificates: 2 P-256 verifications per quote",
+  "¹ the cert cache skips the 3 chain signatures of repeated identical certificates: 2 P-256 verifications per quote; ratio = quotes/s ÷ (raw ÷ 2)",
 );
 console.log(
   JSON.stringify({

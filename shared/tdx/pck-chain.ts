@@ -204,7 +204,8 @@ export async function verifySignedBy(
   return ok;
 }
 
-function isCa(c: X509Certificate): boolean {
+/** Does the certificate carry basicConstraints cA = TRUE? */
+export function isCa(c: X509Certificate): boolean {
   const bc = c.getExtension(BasicConstraintsExtension);
   return bc?.ca === true;
 }

@@ -7,6 +7,7 @@ import {
   type CertCache,
   checkNotRevoked,
   ecdsaKeyOf,
+  isCa,
   loadTrustedRoot,
   parseCertificate,
   verifyChain,
@@ -118,6 +119,11 @@ export async function verifyQuote(
     ...(opts.certCache === undefined ? {} : { cache: opts.certCache }),
   });
   const leaf = chain[0] as X509Certificate;
+  if (isCa(leaf))
+    throw new TdxVerifyError(
+      "PCK_CHAIN_INVALID",
+      "Cannot validate PCK certificate chain: the PCK leaf is a CA",
+    );
 
   const qeOk = await verifyP256(
     await ecdsaKeyOf(leaf, "QE_REPORT_SIGNATURE_INVALID"),
