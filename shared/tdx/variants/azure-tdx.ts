@@ -3,6 +3,7 @@ import { bytesEqual, fromBase64, fromBase64Url, toHex } from "@asterism/bytes";
 import * as v from "valibot";
 import { sha256 } from "../_internal.ts";
 import { TdxParseError, TdxPolicyError } from "../errors.ts";
+import { createCertCache } from "../pck-chain.ts";
 import { type TdxPolicy, validateQuote } from "../policy.ts";
 import { MAX_QUOTE_SIZE } from "../quote.ts";
 import { type VerifiedQuote, verifyQuote } from "../verify.ts";
@@ -54,6 +55,7 @@ export async function verifyAzureTdxInstanceInfo(
   const verified = await verifyQuote(fromBase64(info.AttestationReport), {
     now: deps.now(),
     getCollateral: deps.getCollateral,
+    ...(deps.certCache === undefined ? {} : { certCache: deps.certCache }),
     ...(deps.root === undefined ? {} : { root: deps.root }),
     ...(deps.acceptedTcbStatuses === undefined ? {} : { acceptedTcbStatuses: deps.acceptedTcbStatuses }),
     ...(deps.acceptedQeTcbStatuses === undefined
@@ -110,11 +112,12 @@ export interface AzureTdxValidatorOptions extends TdxValidatorDeps {
 
 /** Validator for `azure-tdx` (reference/constellation.md §5.2): vTPM part injected, TDX part here. */
 export function createAzureTdxValidator(opts: AzureTdxValidatorOptions): Validator {
+  const deps = { ...opts, certCache: opts.certCache ?? createCertCache() };
   return {
     variant: "azure-tdx",
     async validate(document: Uint8Array, nonce: Uint8Array): Promise<VerifiedClaims> {
       const vtpm = await opts.verifyVtpm(document, nonce);
-      const { verified } = await verifyAzureTdxInstanceInfo(vtpm.instanceInfo, vtpm.ak, opts);
+      const { verified } = await verifyAzureTdxInstanceInfo(vtpm.instanceInfo, vtpm.ak, deps);
       validateQuote(verified.quote, opts.policy ?? {});
       const measurements = measurementsOf(verified.quote.body);
       checkMeasurements(measurements, opts.measurements);

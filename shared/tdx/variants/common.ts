@@ -3,6 +3,7 @@ import type { X509Certificate } from "@peculiar/x509";
 import * as v from "valibot";
 import type { Collateral, TcbStatus } from "../collateral.ts";
 import { TdxParseError, TdxPolicyError } from "../errors.ts";
+import type { CertCache } from "../pck-chain.ts";
 import type { TdReportBody } from "../structures.ts";
 import type { CollateralRequest } from "../verify.ts";
 import type { VerifiedCollateral } from "../verify-collateral.ts";
@@ -28,6 +29,8 @@ export interface TdxValidatorDeps {
   readonly measurements: TdxMeasurements;
   readonly acceptedTcbStatuses?: readonly TcbStatus[];
   readonly acceptedQeTcbStatuses?: readonly TcbStatus[];
+  /** Certificate memo shared across validations; default: one per validator (see `createCertCache`). */
+  readonly certCache?: CertCache;
 }
 
 /** MRTD and RTMR0–3 as the measurements map (index 0 = MRTD, 1–4 = RTMR0–3), lower-case hex. */

@@ -3,6 +3,7 @@ import { concat, constantTimeEqual, fromBase64, toHex } from "@asterism/bytes";
 import * as v from "valibot";
 import { sha256 } from "../_internal.ts";
 import { TdxPolicyError } from "../errors.ts";
+import { createCertCache } from "../pck-chain.ts";
 import { type TdxPolicy, validateQuote } from "../policy.ts";
 import { MAX_QUOTE_SIZE } from "../quote.ts";
 import { verifyQuote } from "../verify.ts";
@@ -29,6 +30,7 @@ export interface QemuTdxValidatorOptions extends TdxValidatorDeps {
  * the policy (debug forbidden by default) and compares measurements (0 = MRTD, 1–4 = RTMR0–3).
  */
 export function createQemuTdxValidator(opts: QemuTdxValidatorOptions): Validator {
+  const certCache = opts.certCache ?? createCertCache();
   return {
     variant: "qemu-tdx",
     async validate(document: Uint8Array, nonce: Uint8Array): Promise<VerifiedClaims> {
@@ -37,6 +39,7 @@ export function createQemuTdxValidator(opts: QemuTdxValidatorOptions): Validator
       const verified = await verifyQuote(fromBase64(doc.RawQuote), {
         now: opts.now(),
         getCollateral: opts.getCollateral,
+        certCache,
         ...(opts.root === undefined ? {} : { root: opts.root }),
         ...(opts.acceptedTcbStatuses === undefined ? {} : { acceptedTcbStatuses: opts.acceptedTcbStatuses }),
         ...(opts.acceptedQeTcbStatuses === undefined
