@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createFakeTdx, type FakeTdx, fakeTdxBody } from "@asterism/testing";
 import { expectCode } from "./_test-util.ts";
-import { TdxVerifyError } from "./errors.ts";
+import { TdxParseError, TdxVerifyError } from "./errors.ts";
 import { verifyQuote } from "./verify.ts";
-import { verifyCollateral } from "./verify-collateral.ts";
+import { createVerifiedCollateralSource, verifyCollateral } from "./verify-collateral.ts";
 
 const NOW = new Date("2025-01-01T00:00:00Z");
 let fake: FakeTdx;
@@ -69,5 +69,47 @@ describe("full verification against a fake Intel PKI (every signature real)", ()
 
   test("the fake quote does not verify under the real Intel root → ROOT_UNTRUSTED", async () => {
     await expectCode(verifyQuote(quote, { now: NOW }), TdxVerifyError, "ROOT_UNTRUSTED");
+  });
+});
+
+describe("createVerifiedCollateralSource", () => {
+  test("verifies once per platform until the earliest nextUpdate, then again", async () => {
+    let fetched = 0;
+    let now = NOW;
+    const source = createVerifiedCollateralSource({
+      root: fake.root,
+      now: () => now,
+      getCollateral: async () => {
+        fetched++;
+        return fake.collateral();
+      },
+    });
+    const req = { fmspc: "50806f000000", ca: "platform" } as const;
+    const a = await source(req);
+    expect(await source(req)).toBe(a);
+    expect(fetched).toBe(1);
+    await verifyQuote(quote, { now, root: fake.root, getCollateral: source });
+    expect(fetched).toBe(1);
+    now = new Date("2030-01-01T00:00:01Z"); // past every nextUpdate: refetched, and now stale
+    await expectCode(source(req), TdxVerifyError, "COLLATERAL_EXPIRED");
+    expect(fetched).toBe(2);
+  });
+
+  test("failures are not cached", async () => {
+    let calls = 0;
+    const source = createVerifiedCollateralSource({
+      root: fake.root,
+      now: () => NOW,
+      getCollateral: async () =>
+        ++calls === 1
+          ? fake
+              .collateral({ revokePckCa: false })
+              .then((c) => ({ ...c, tcb_info_signature: c.qe_identity_signature }))
+          : fake.collateral(),
+    });
+    const req = { fmspc: "50806f000000", ca: "platform" } as const;
+    await expectCode(source(req), TdxParseError, "COLLATERAL_MALFORMED");
+    await source(req);
+    expect(calls).toBe(2);
   });
 });

@@ -96,7 +96,9 @@ export {
 } from "./verify.ts";
 export {
   type CollateralOptions,
+  createVerifiedCollateralSource,
   type VerifiedCollateral,
+  type VerifiedCollateralSourceOptions,
   verifyCollateral,
   verifyTcbInfo,
 } from "./verify-collateral.ts";

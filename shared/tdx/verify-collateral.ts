@@ -223,3 +223,49 @@ export async function verifyTcbInfo(
   checkWindow(tcbInfo.issueDate, tcbInfo.nextUpdate, opts.now, "tcbInfo");
   return { tcbInfo, warnings: tcb.warnings };
 }
+
+/** Options of {@link createVerifiedCollateralSource}. */
+export interface VerifiedCollateralSourceOptions {
+  /** Where raw collateral comes from (a PCS client, a bundle). */
+  readonly getCollateral: (req: { fmspc: string; ca: "platform" | "processor" }) => Promise<Collateral>;
+  readonly root: X509Certificate;
+  readonly now: () => Date;
+  readonly allowExpiredCollateralSigner?: boolean;
+  /** Bound on cached platforms (FMSPC × CA). Default 256. */
+  readonly max?: number;
+}
+
+/**
+ * Wrap a raw collateral source so each platform's collateral is verified once and reused until its
+ * earliest nextUpdate (TCB info, QE identity, CRLs). Failed verifications are not cached.
+ */
+export function createVerifiedCollateralSource(
+  opts: VerifiedCollateralSourceOptions,
+): (req: { fmspc: string; ca: "platform" | "processor" }) => Promise<VerifiedCollateral> {
+  const cache = new Map<string, { value: VerifiedCollateral; until: number }>();
+  const max = opts.max ?? 256;
+  return async (req) => {
+    const key = `${req.fmspc.toLowerCase()}:${req.ca}`;
+    const now = opts.now();
+    const hit = cache.get(key);
+    if (hit !== undefined && now.getTime() <= hit.until) return hit.value;
+    const value = await verifyCollateral(await opts.getCollateral(req), {
+      root: opts.root,
+      now,
+      allowExpiredCollateralSigner: opts.allowExpiredCollateralSigner ?? false,
+    });
+    const until = Math.min(
+      Date.parse(value.tcbInfo.nextUpdate),
+      Date.parse(value.qeIdentity.nextUpdate),
+      value.pckCrl.nextUpdate?.getTime() ?? 0,
+      value.rootCrl.nextUpdate?.getTime() ?? 0,
+    );
+    cache.delete(key);
+    cache.set(key, { value, until });
+    if (cache.size > max) {
+      const first = cache.keys().next();
+      if (!first.done) cache.delete(first.value);
+    }
+    return value;
+  };
+}
