@@ -1,6 +1,8 @@
 import { defineGroup } from "../../command.ts";
 import { replayEventLogCommand } from "./replay-eventlog.ts";
 import { verifyQuoteCommand } from "./verify-quote.ts";
+import { verifySnpCommand } from "./verify-snp.ts";
+import { verifyTdxCommand } from "./verify-tdx.ts";
 
 /**
  * `asterism attestation …`: offline evidence checks. Each subcommand lives in its own file in this folder
@@ -9,5 +11,5 @@ import { verifyQuoteCommand } from "./verify-quote.ts";
 export const attestationGroup = defineGroup(
   "attestation",
   "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
-  [verifyQuoteCommand, replayEventLogCommand],
+  [verifySnpCommand, verifyTdxCommand, verifyQuoteCommand, replayEventLogCommand],
 );
