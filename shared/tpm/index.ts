@@ -37,6 +37,7 @@ export {
   openSwtpm,
   type Quote,
   quote,
+  quoteWithPcrs,
 } from "./attestation.ts";
 // Commands (typed objects) and helpers.
 export {

@@ -22,6 +22,7 @@ import {
   pcrEvent,
   QuoteVerificationError,
   quote,
+  quoteWithPcrs,
   readPcrs,
   readPublic,
   TPM_ALG,
@@ -144,6 +145,29 @@ describe("swtpm commands", () => {
       }
     },
   );
+
+  test("quoteWithPcrs returns PCR values that verify against the quote", async () => {
+    const ak = await createAttestationKey(tpm, { alg: "ecc" });
+    try {
+      const sel = [
+        { hash: TPM_ALG.SHA1, pcrSelect: [0, 16] },
+        { hash: TPM_ALG.SHA256, pcrSelect: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16] },
+      ];
+      const nonce = await getRandom(tpm, 32);
+      const { quote: q, pcrs } = await quoteWithPcrs(tpm, { ak, pcrs: sel, qualifyingData: nonce });
+      const v = await verifyQuote({
+        akPublic: ak.public,
+        attest: q.attest,
+        signature: q.signature,
+        nonce,
+        pcrs,
+        expectedSelection: sel,
+      });
+      expect(v.pcrs.get(TPM_ALG.SHA256)?.size).toBe(11);
+    } finally {
+      await flush(tpm, ak.handle);
+    }
+  });
 
   test.each(["rsa", "ecc"] as const)(
     "MakeCredential/ActivateCredential binds the AK to the %s EK",
