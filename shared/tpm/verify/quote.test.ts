@@ -116,6 +116,14 @@ describe("quote verification negatives", () => {
       },
     },
     {
+      name: "AK not fixedTPM",
+      wantCode: "AK_NOT_FIXED_TPM",
+      mutate: (o) => {
+        const pub = parseTpmtPublic(o.akPublic as Uint8Array);
+        return { ...o, akPublic: { ...pub, objectAttributes: { ...pub.objectAttributes, fixedTPM: 0 } } };
+      },
+    },
+    {
       name: "truncated signature",
       wantCode: "MALFORMED",
       mutate: (o) => ({ ...o, signature: o.signature.subarray(0, 100) }),
@@ -180,7 +188,7 @@ describe("quote verification negatives", () => {
     expect((await verifyQuote(await base())).pcrDigestChecked).toBe(true);
   });
 
-  test("a signed non-quote attestation is NOT_A_QUOTE and a non-TPM magic is NOT_TPM_GENERATED", async () => {
+  test("a signed non-quote is NOT_A_QUOTE, a non-TPM magic NOT_TPM_GENERATED, a SHA-1 signature refused", async () => {
     // Build both with a software key whose TPMT_PUBLIC claims restricted signing.
     const { publicKey, privateKey } = await crypto.subtle.generateKey(
       { name: "ECDSA", namedCurve: "P-256" },
@@ -220,5 +228,22 @@ describe("quote verification negatives", () => {
       pcrs: new Map(),
     }).catch((e: unknown) => e);
     expect((err as QuoteVerificationError).code).toBe("NOT_TPM_GENERATED");
+
+    // SHA-1 signatures: rejected unless allowSha1 (key scheme NULL so the scheme check does not fire).
+    const nullScheme = {
+      ...akPublic,
+      parameters: { ...(akPublic.parameters as object), scheme: { scheme: TPM_ALG.NULL, details: null } },
+    } as typeof akPublic;
+    const raw = new Uint8Array(
+      await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-1" }, privateKey, certify as BufferSource),
+    );
+    const sha1Sig = fromHex(
+      `001800040020${Buffer.from(raw.subarray(0, 32)).toString("hex")}0020${Buffer.from(raw.subarray(32)).toString("hex")}`,
+    );
+    const base = { akPublic: nullScheme, attest: certify, signature: sha1Sig, nonce: new Uint8Array(0) };
+    err = await verifyQuote(base).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("UNSUPPORTED_ALGORITHM");
+    err = await verifyQuote({ ...base, allowSha1: true }).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("NOT_A_QUOTE");
   });
 });

@@ -33,6 +33,11 @@ export interface VerifyQuoteOptions {
   readonly pcrs?: PcrBanks;
   /** When set, the quote must select exactly these PCRs. */
   readonly expectedSelection?: readonly PcrSelection[];
+  /**
+   * Accept SHA-1 *signature* hashes (off by default: SHA-1 collisions are practical). This is about the
+   * AK's signing hash, not about PCR banks: a SHA-1 bank quoted with a SHA-256 signature is fine.
+   */
+  readonly allowSha1?: boolean;
 }
 
 /** What a verified quote proves: these PCR values were in the AK's TPM when it signed this nonce. */
@@ -168,6 +173,7 @@ function startSignatureCheck(
   pub: TPMT_PUBLIC,
   sigBytes: Uint8Array,
   signed: Uint8Array,
+  allowSha1: boolean,
 ): { hash: HashInfo; verified: Promise<void> } {
   const sig = parse("TPMT_SIGNATURE", () => decode(TPMT_SIGNATURE, sigBytes));
   const rsa = rsaParams(pub);
@@ -224,8 +230,9 @@ function startSignatureCheck(
       });
   }
   const hash = hashInfo(hashAlg);
-  if (!hash)
+  if (!hash || (hash.alg === TPM_ALG.SHA1 && !allowSha1))
     throw new QuoteVerificationError("UNSUPPORTED_ALGORITHM", "Unsupported signature hash", {
+      expected: allowSha1 ? "SHA-1/256/384/512" : "SHA-256/384/512 (SHA-1 only with allowSha1)",
       actual: `0x${hashAlg.toString(16)}`,
     });
   if (sig.sigAlg === TPM_ALG.ECDSA) algs.push({ name: "ECDSA", hash: hash.webcrypto } as EcdsaParams);
@@ -243,7 +250,7 @@ function startSignatureCheck(
 
 /**
  * Verify a TPM2_Quote (authenticity only; PCR *policy* is the caller's validate step):
- * 1. the AK is a restricted signing key (else it could sign a forged TPMS_ATTEST);
+ * 1. the AK is a restricted, fixedTPM signing key (else it could sign a forged TPMS_ATTEST);
  * 2. the signature verifies over the exact attest bytes (RSASSA, RSAPSS or ECDSA, WebCrypto);
  * 3. magic is TPM_GENERATED_VALUE and type is TPM_ST_ATTEST_QUOTE (Part 2 §10.12.12);
  * 4. extraData equals the nonce;
@@ -269,7 +276,14 @@ export async function verifyQuote(opts: VerifyQuoteOptions): Promise<VerifiedQuo
         actual: `restricted=${pub.objectAttributes.restricted} sign=${pub.objectAttributes.sign} decrypt=${pub.objectAttributes.decrypt}`,
       },
     );
-  const { hash, verified } = startSignatureCheck(pub, opts.signature, opts.attest);
+  // fixedTPM: the private key was generated in, and can never leave, a TPM. A restricted key that could
+  // be duplicated (or was imported) may be held by software that signs anything (Part 1 §27.2).
+  if (!pub.objectAttributes.fixedTPM)
+    throw new QuoteVerificationError("AK_NOT_FIXED_TPM", "The attestation key is not fixedTPM", {
+      expected: "fixedTPM=1",
+      actual: "fixedTPM=0",
+    });
+  const { hash, verified } = startSignatureCheck(pub, opts.signature, opts.attest, opts.allowSha1 ?? false);
   // The content checks run while WebCrypto verifies the signature; their verdict is only reported once
   // the signature is known to be good, so a forged quote is always SIGNATURE_INVALID.
   let checked: VerifiedQuote | undefined;
