@@ -150,6 +150,7 @@ export {
 export { digest, HASHES, type HashInfo, hashInfo } from "./hash.ts";
 export { kdfa, kdfe } from "./kdf.ts";
 export { objectName } from "./name.ts";
+export { type PcrBanksJson, PcrBanksJsonSchema, pcrBanksFromJson, pcrBanksToJson } from "./pcr-json.ts";
 export { type DecodedRc, decodeRc, describeRc, isTpmRc, TPM_RC } from "./rc.ts";
 // Structures (Part 2 field tables).
 export {

@@ -42,16 +42,30 @@ function unsupported(what: string, actual: number): QuoteVerificationError {
 }
 
 /**
+ * The key's own signing scheme, or for scheme TPM_ALG_NULL: RSASSA / ECDSA with the key's nameAlg.
+ */
+export function defaultScheme(pub: TPMT_PUBLIC): { sigAlg: number; hashAlg: number } {
+  const scheme = (rsaParams(pub)?.parms ?? eccParams(pub)?.parms)?.scheme;
+  if (scheme && scheme.scheme !== TPM_ALG.NULL)
+    return {
+      sigAlg: scheme.scheme,
+      hashAlg: (scheme.details as { hashAlg: number } | null)?.hashAlg ?? pub.nameAlg,
+    };
+  return { sigAlg: pub.type === TPM_ALG.ECC ? TPM_ALG.ECDSA : TPM_ALG.RSASSA, hashAlg: pub.nameAlg };
+}
+
+/**
  * Import a TPMT_PUBLIC (RSA or ECC) as a WebCrypto verification key for the signature scheme `sigAlg`
- * (TPM_ALG_RSASSA, _RSAPSS or _ECDSA) and hash `hashAlg`. RSA exponent 0 means 65537 (Part 2 §12.2.3.5).
+ * (TPM_ALG_RSASSA, _RSAPSS or _ECDSA) and hash `hashAlg` (default: the key's own scheme, see
+ * {@link defaultScheme}). RSA exponent 0 means 65537 (Part 2 §12.2.3.5).
  *
  * @example
  * const key = await tpmPublicToCryptoKey(akPublic, TPM_ALG.RSASSA, TPM_ALG.SHA256);
  */
 export async function tpmPublicToCryptoKey(
   pub: TPMT_PUBLIC,
-  sigAlg: number,
-  hashAlg: number,
+  sigAlg: number = defaultScheme(pub).sigAlg,
+  hashAlg: number = defaultScheme(pub).hashAlg,
 ): Promise<CryptoKey> {
   const hash = hashInfo(hashAlg);
   if (!hash) throw unsupported("signature hash", hashAlg);

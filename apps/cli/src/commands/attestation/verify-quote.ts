@@ -1,10 +1,11 @@
-import { fromBase64, fromHex } from "@asterism/bytes";
+import { fromBase64 } from "@asterism/bytes";
 import { CodecError, decode } from "@asterism/codec";
 import {
   hashInfo,
   type PcrBanks,
   parseTpmsAttest,
   parseTpmtPublic,
+  pcrBanksFromJson,
   QuoteVerificationError,
   TPM_ALG,
   TPM2B_PUBLIC,
@@ -17,15 +18,6 @@ import { hexOption, readInputFile, readInputText, stringOption } from "../../inp
 import { UsageError } from "../../usage-error.ts";
 import { printVerdict } from "../../verdict.ts";
 
-/** `--pcrs` JSON: bank name → PCR index → hex value, e.g. `{ "sha256": { "0": "…" } }`. */
-const PcrsFileSchema = v.record(
-  v.picklist(["sha1", "sha256", "sha384", "sha512"]),
-  v.record(
-    v.pipe(v.string(), v.regex(/^([0-9]|1[0-9]|2[0-3])$/)),
-    v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{2})+$/)),
-  ),
-);
-
 function readPcrs(path: string): PcrBanks {
   let json: unknown;
   try {
@@ -34,19 +26,14 @@ function readPcrs(path: string): PcrBanks {
     if (err instanceof UsageError) throw err;
     throw new UsageError("BAD_VALUE", `Invalid --pcrs ${path}`, { expected: "JSON", cause: err });
   }
-  const r = v.safeParse(PcrsFileSchema, json);
-  if (!r.success)
+  try {
+    return pcrBanksFromJson(json);
+  } catch (err) {
     throw new UsageError("BAD_VALUE", `Invalid --pcrs ${path}`, {
       expected: '{ "sha256": { "0": "<hex>", … } }',
-      actual: v.summarize(r.issues),
+      actual: err instanceof v.ValiError ? v.summarize(err.issues) : String(err),
     });
-  const banks: PcrBanks = new Map();
-  for (const [bank, values] of Object.entries(r.output)) {
-    const h = hashInfo(bank);
-    if (!h) continue;
-    banks.set(h.alg, new Map(Object.entries(values).map(([i, hex]) => [Number(i), fromHex(hex)])));
   }
-  return banks;
 }
 
 /**
