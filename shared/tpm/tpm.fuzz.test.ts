@@ -7,6 +7,7 @@ import { bytesEqual, fromHex } from "@asterism/bytes";
 import { type Codec, CodecError, type CodecErrorCode, decode, encode } from "@asterism/codec";
 import { fuzzRuns, readTestdata } from "@asterism/testing";
 import fc from "fast-check";
+import { ValiError } from "valibot";
 import { TPMS_CAPABILITY_DATA } from "./commands/capability.ts";
 import { TPM2_PCR_Read } from "./commands/pcr.ts";
 import { TPM2_Quote } from "./commands/quote.ts";
@@ -16,6 +17,7 @@ import { parseCcel, parseCcelTable, replayCcel } from "./eventlog/ccel.ts";
 import { parseEventLog } from "./eventlog/parse.ts";
 import { replayEventLog } from "./eventlog/replay.ts";
 import { unmarshalResponse } from "./execute.ts";
+import { pcrBanksFromJson } from "./pcr-json.ts";
 import { decodeRc } from "./rc.ts";
 import { TPMS_ATTEST } from "./structures/attest.ts";
 import { TPML_PCR_SELECTION } from "./structures/basic.ts";
@@ -245,6 +247,21 @@ describe("event logs", () => {
       fc.property(mutated(ccel), mutated(table), (log, t) => {
         onlyEventLogError(() => replayCcel(parseCcel(log)));
         onlyEventLogError(() => parseCcelTable(t));
+      }),
+      runs,
+    );
+  });
+});
+
+describe("PCR JSON boundary", () => {
+  test("arbitrary JSON only raises ValiError", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (json) => {
+        try {
+          pcrBanksFromJson(json);
+        } catch (err) {
+          expect(err).toBeInstanceOf(ValiError);
+        }
       }),
       runs,
     );
