@@ -1,7 +1,19 @@
 /**
- * Test-only helpers: where the shared vectors are, how many fuzz cases to run, and (added by the TPM work)
- * real swtpm processes. Never imported by production code.
+ * Test-only helpers: where the shared vectors are, how many fuzz cases to run, a software attester for
+ * protocol tests (it proves nothing), and (added by the TPM work) real swtpm processes. Never imported by
+ * production code.
  *
  * @module
  */
+export {
+  createSoftwareAttester,
+  DEFAULT_SOFTWARE_MEASUREMENTS,
+  SOFTWARE_EVIDENCE_FORMAT,
+  type SoftwareAttester,
+  type SoftwareAttesterOptions,
+  SoftwareEvidenceError,
+  type SoftwareEvidenceErrorCode,
+  type SoftwareMeasurements,
+  softwareExtraData,
+} from "./software-evidence.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
