@@ -208,8 +208,12 @@ export function readFrame(socket: Duplex, opts: ReadFrameOptions): Promise<Uint8
         if (have < need) return;
       }
       if (have > need && opts.trailing === "keep") {
+        // Detach first (finish pauses and removes our listener), or unshift would feed the bytes back to us.
+        finish(undefined, all.slice(ATLS_FRAME_HEADER_BYTES, need));
         socket.unshift(Buffer.from(all.subarray(need)));
-      } else if (have > need)
+        return;
+      }
+      if (have > need)
         return finish(
           new AtlsError("UNEXPECTED_DATA", `Cannot accept data after the aTLS ${opts.what} frame`, {
             expected: "nothing until the frame is answered",
