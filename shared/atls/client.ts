@@ -13,9 +13,7 @@ import {
 import { ATLS_FRAME_TYPE, decodeVerdict, encodeClientEvidence, readFrame } from "./frames.ts";
 import {
   type AtlsCommonOptions,
-  CHANNEL_BINDING_BYTES,
-  CHANNEL_BINDING_LABEL,
-  NO_CONTEXT,
+  channelBinding,
   type ResolvedCommon,
   resolveCommon,
   tlsErrorCode,
@@ -96,9 +94,7 @@ export async function connectAttested(
       peer = await validateEvidence(validator, document, nonce, cert.spkiDigest, common.attestationTimeoutMs);
     }
     if (common.issuer !== undefined && own !== undefined) {
-      const exporter = new Uint8Array(
-        socket.exportKeyingMaterial(CHANNEL_BINDING_BYTES, CHANNEL_BINDING_LABEL, NO_CONTEXT),
-      );
+      const exporter = channelBinding(socket);
       const document = await issueEvidence(
         common.issuer,
         own.spkiDigest,

@@ -1,3 +1,4 @@
+import type { TLSSocket } from "node:tls";
 import type { Issuer, Validator } from "@asterism/attestation";
 import { DEFAULT_LIFETIME_MS, DEFAULT_MAX_VALIDITY_MS, DEFAULT_NOT_BEFORE_SKEW_MS } from "./certificate.ts";
 import { AtlsError } from "./errors.ts";
@@ -26,6 +27,22 @@ export const CHANNEL_BINDING_BYTES = 32;
  * value (RFC 8446 §7.5), and Node's typings require the argument.
  */
 export const NO_CONTEXT: Buffer = Buffer.alloc(0);
+/**
+ * Read the RFC 9266 channel binding of `socket`. Bun returns undefined once the socket has closed; an
+ * empty or short value must never become a nonce, so that is an error.
+ */
+export function channelBinding(socket: TLSSocket): Uint8Array {
+  const v = socket.exportKeyingMaterial(CHANNEL_BINDING_BYTES, CHANNEL_BINDING_LABEL, NO_CONTEXT) as
+    | Buffer
+    | undefined;
+  if (v === undefined || v.length !== CHANNEL_BINDING_BYTES)
+    throw new AtlsError("CONNECTION_CLOSED", "Cannot read the TLS channel binding", {
+      expected: `${CHANNEL_BINDING_BYTES} bytes of EXPORTER-Channel-Binding`,
+      actual: v === undefined ? "none (connection closed)" : `${v.length} bytes`,
+    });
+  return new Uint8Array(v);
+}
+
 /** Default time for the TLS handshake (server: from TCP accept; client: from connect). */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 

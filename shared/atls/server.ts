@@ -20,10 +20,8 @@ import {
 } from "./frames.ts";
 import {
   type AtlsCommonOptions,
-  CHANNEL_BINDING_BYTES,
-  CHANNEL_BINDING_LABEL,
+  channelBinding,
   clientAttests,
-  NO_CONTEXT,
   positive,
   type ResolvedCommon,
   resolveCommon,
@@ -300,9 +298,7 @@ async function acceptConnection(
         expected: `fewer than ${maxPending} attestations in flight`,
         actual: `${pending()}`,
       });
-    const exporter = new Uint8Array(
-      socket.exportKeyingMaterial(CHANNEL_BINDING_BYTES, CHANNEL_BINDING_LABEL, NO_CONTEXT),
-    );
+    const exporter = channelBinding(socket);
     addPending(1);
     let peer: PeerAttestation;
     try {
