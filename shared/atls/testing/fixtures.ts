@@ -88,7 +88,7 @@ export async function eventually(f: () => boolean, ms = 3000): Promise<void> {
 
 /** A certificate minted with aTLS's own minting code but arbitrary extensions (a forging server). */
 export async function forgeCertificate(
-  extensions: { oid: string; value: Uint8Array; critical?: boolean }[],
+  extensions: readonly { readonly oid: string; readonly value: Uint8Array; readonly critical?: boolean }[],
   now = new Date(),
 ): Promise<MintedCertificate> {
   return mintCertificate(await generateCertificateKey(), { now, extensions });
