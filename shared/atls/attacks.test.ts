@@ -163,8 +163,13 @@ describe("client refuses a server that cannot prove itself", () => {
 
   test.each([
     {
-      name: "oversized extension",
-      ext: [{ oid: QEMU, value: new Uint8Array(70 * 1024) }],
+      name: "extension over the client's bound (16 KiB here)",
+      ext: [{ oid: QEMU, value: new Uint8Array(20 * 1024) }],
+      wantCode: "EVIDENCE_TOO_LARGE",
+    },
+    {
+      name: "extension over what TLS carries (120 KiB: BoringSSL's 100 KiB message cap)",
+      ext: [{ oid: QEMU, value: new Uint8Array(120 * 1024) }],
       wantCode: "EVIDENCE_TOO_LARGE",
     },
     {
@@ -193,7 +198,7 @@ describe("client refuses a server that cannot prove itself", () => {
     },
   ])("$name → $wantCode", async ({ ext, wantCode, wantCause }) => {
     const evil = await evilServer({ certFor: async () => forgeCertificate(ext) });
-    const f = await failure(verifyServer(evil.port));
+    const f = await failure(verifyServer(evil.port, { maxEvidenceBytes: 16 * 1024 }));
     expect(f.code).toBe(wantCode);
     if (wantCause !== undefined) expect(f.cause).toBe(wantCause);
   });
@@ -262,7 +267,13 @@ describe("server refuses connections that do not prove themselves", () => {
     let issued = 0;
     const a = await app({
       mode: "server-attested",
-      issuer: { variant: "qemu-vtpm", issue: (u, n) => (issued++, node.issuer.issue(u, n)) },
+      issuer: {
+        variant: "qemu-vtpm",
+        issue: (u, n) => {
+          issued++;
+          return node.issuer.issue(u, n);
+        },
+      },
     });
     await expect(rawTlsClient(a.server.port, { servername })).rejects.toThrow();
     await eventually(() => a.rejected.includes(wantCode));

@@ -168,7 +168,7 @@ describe("options", () => {
         connectAttested("127.0.0.1", 1, {
           mode: "server-attested",
           validators: [node.validator()],
-          maxEvidenceBytes: 1 << 20,
+          maxEvidenceBytes: 2 << 20,
         }),
     },
     {

@@ -67,7 +67,7 @@ export interface AtlsCommonOptions {
   readonly handshakeTimeoutMs?: number;
   /** Bound on issuing, receiving and validating evidence, each. Default 30 s. */
   readonly attestationTimeoutMs?: number;
-  /** Bound on one attestation document. Default 64 KiB, at most 96 KiB. */
+  /** Bound on one attestation document. Default 128 KiB, at most 1 MiB (see DEFAULT_MAX_EVIDENCE_BYTES). */
   readonly maxEvidenceBytes?: number;
   /** Clock for certificate validity (injected in tests). */
   readonly now?: () => Date;
@@ -165,9 +165,12 @@ export function positive(v: number | undefined, dflt: number, name: string, self
 /** Map a TLS-layer error from Node/Bun (OpenSSL/BoringSSL codes) to an aTLS code. */
 export function tlsErrorCode(
   err: unknown,
-): "HANDSHAKE_TIMEOUT" | "TLS_VERSION_REJECTED" | "HANDSHAKE_FAILED" {
+): "HANDSHAKE_TIMEOUT" | "TLS_VERSION_REJECTED" | "EVIDENCE_TOO_LARGE" | "HANDSHAKE_FAILED" {
   const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
   if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") return "HANDSHAKE_TIMEOUT";
+  // BoringSSL caps one handshake message at 100 KiB; between aTLS peers only a certificate carrying an
+  // oversized attestation document reaches that.
+  if (code === "ERR_SSL_EXCESSIVE_MESSAGE_SIZE") return "EVIDENCE_TOO_LARGE";
   if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code.includes("PROTOCOL_VERSION"))
     return "TLS_VERSION_REJECTED";
   return "HANDSHAKE_FAILED";

@@ -1,0 +1,186 @@
+/**
+ * Attested TLS cost: a new connection + one GET per iteration, sequentially, for plain TLS 1.3 (a
+ * static self-signed certificate, no verification: the baseline) and for each aTLS mode, in the same
+ * run on the same machine. Also the per-connection pieces (fresh P-256 key + certificate, issue,
+ * validate) so the total can be explained.
+ *
+ * Evidence: `software` (default; the test attester of @asterism/testing: an ECDSA signature, so the
+ * numbers isolate the protocol's own cost). The TPM cost is measured by the attestation bench.
+ *
+ *   bun bench/atls.ts [--seconds=3]
+ *
+ * Prints a table and one JSON line.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import tls from "node:tls";
+import type { Issuer, Validator } from "@asterism/attestation";
+import { type AtlsMode, attestedFetch, serveAttested } from "@asterism/atls";
+import { createSoftwareAttester } from "@asterism/testing";
+import { getRequestListener } from "@hono/node-server";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { Hono } from "hono";
+
+const seconds = Number(process.argv.find((a) => a.startsWith("--seconds="))?.split("=")[1] ?? 3);
+const MAX_ITERATIONS = 5_000;
+
+const app = new Hono();
+app.get("/ping", (c) => c.text("pong"));
+
+interface Result {
+  readonly name: string;
+  readonly n: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function measure(name: string, once: () => Promise<void>): Promise<Result> {
+  for (let i = 0; i < 5; i++) await once(); // warm-up
+  const lat: number[] = [];
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end && lat.length < MAX_ITERATIONS) {
+    const t = performance.now();
+    await once();
+    lat.push(performance.now() - t);
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  return { name, n: lat.length, perSecond: lat.length / elapsed, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) };
+}
+
+// --- baseline: plain TLS 1.3 + Hono, same HTTP stack, static certificate ---------------------------
+async function plainServer(): Promise<{ port: number; close(): void }> {
+  const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: "01",
+      name: "CN=plain",
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3600_000),
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+      keys,
+    },
+    crypto,
+  );
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
+  const httpServer = http.createServer(getRequestListener(app.fetch));
+  const server = tls.createServer(
+    {
+      key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n`,
+      cert: cert.toString("pem"),
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3",
+    },
+    (s) => httpServer.emit("connection", s),
+  );
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+function plainRequest(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, minVersion: "TLSv1.3" });
+    socket.once("error", reject);
+    socket.once("secureConnect", () => {
+      const req = http.request(
+        { path: "/ping", headers: { host: "bench", connection: "close" }, createConnection: () => socket },
+        (res) => {
+          res.resume();
+          res.once("end", () => {
+            socket.end();
+            resolve();
+          });
+        },
+      );
+      req.once("error", reject);
+      req.end();
+    });
+  });
+}
+
+// --- aTLS ----------------------------------------------------------------------------------------
+async function atlsCase(mode: AtlsMode, serverAtt: Issuer, serverVal: Validator, clientAtt: Issuer, clientVal: Validator) {
+  const server = await serveAttested(app, { mode, issuer: serverAtt, validators: [clientVal] });
+  const url = `https://127.0.0.1:${server.port}/ping`;
+  const once = async () => {
+    const res = await attestedFetch(url, undefined, { mode, issuer: clientAtt, validators: [serverVal] });
+    await res.text();
+  };
+  return { server, once };
+}
+
+async function componentCosts(issuer: Issuer, validator: Validator) {
+  const key = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const nonce = crypto.getRandomValues(new Uint8Array(32));
+  const userData = crypto.getRandomValues(new Uint8Array(32));
+  const doc = await issuer.issue(userData, nonce);
+  const time = async (f: () => Promise<unknown>, n = 200) => {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await f();
+    return (performance.now() - t) / n;
+  };
+  return {
+    keygenMs: await time(() => crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign"])),
+    certMintMs: await time(() =>
+      x509.X509CertificateGenerator.createSelfSigned(
+        {
+          serialNumber: "01",
+          name: "CN=x",
+          notBefore: new Date(),
+          notAfter: new Date(Date.now() + 60_000),
+          signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+          keys: key,
+          extensions: [new x509.Extension("1.3.9900.5.1", false, doc as Uint8Array<ArrayBuffer>)],
+        },
+        crypto,
+      ),
+    ),
+    issueMs: await time(() => issuer.issue(userData, nonce)),
+    validateMs: await time(() => validator.validate(doc, nonce)),
+    documentBytes: doc.length,
+  };
+}
+
+const sAtt = await createSoftwareAttester({ variant: "qemu-vtpm" });
+const cAtt = await createSoftwareAttester({ variant: "azure-sev-snp" });
+const results: Result[] = [];
+
+const plain = await plainServer();
+results.push(await measure("plain TLS 1.3 (baseline)", () => plainRequest(plain.port)));
+plain.close();
+
+for (const mode of ["server-attested", "client-attested", "mutual"] as const) {
+  const c = await atlsCase(mode, sAtt.issuer, sAtt.validator(), cAtt.issuer, cAtt.validator());
+  results.push(await measure(`aTLS ${mode}`, c.once));
+  await c.server.close();
+}
+const parts = await componentCosts(sAtt.issuer, sAtt.validator());
+
+const base = results[0] as Result;
+console.log(`aTLS: new connection + 1 GET, sequential, ${seconds} s per row, software evidence (${parts.documentBytes} B)`);
+console.log("| case | n | conn+req/s | p50 ms | p99 ms | p50 × baseline |");
+console.log("|---|---|---|---|---|---|");
+for (const r of results)
+  console.log(
+    `| ${r.name} | ${r.n} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.p50Ms / base.p50Ms).toFixed(2)} |`,
+  );
+console.log(
+  `per-connection pieces (mean): P-256 keygen ${parts.keygenMs.toFixed(3)} ms, certificate mint ${parts.certMintMs.toFixed(2)} ms, issue ${parts.issueMs.toFixed(2)} ms, validate ${parts.validateMs.toFixed(2)} ms`,
+);
+console.log(
+  JSON.stringify({
+    bench: "atls",
+    evidence: "software",
+    seconds,
+    results: results.map((r) => ({ ...r, ratioP50: r.p50Ms / base.p50Ms, ratioRate: r.perSecond / base.perSecond })),
+    parts,
+  }),
+);
+process.exit(0);
