@@ -104,15 +104,16 @@ export function parseAttestationDocument(bytes: Uint8Array): AttestationDocument
       actual: JSON.stringify(version ?? null).slice(0, 32),
     });
   }
-  const r = v.safeParse(AttestationDocumentSchema, value);
-  if (!r.success) throw schemaError(ACTION, "{version, variant, userData, nonce, evidence}", r.issues);
-  const doc = r.output;
-  if (Array.isArray(doc.evidence)) {
+  // valibot's record() accepts arrays; evidence must be a plain object.
+  if (Array.isArray((value as Record<string, unknown>)["evidence"])) {
     throw new AttestationParseError("INVALID_SCHEMA", ACTION, {
       expected: "evidence object",
       actual: "array",
     });
   }
+  const r = v.safeParse(AttestationDocumentSchema, value);
+  if (!r.success) throw schemaError(ACTION, "{version, variant, userData, nonce, evidence}", r.issues);
+  const doc = r.output;
   if (!isVariant(doc.variant)) {
     throw new AttestationParseError("UNKNOWN_VARIANT", ACTION, {
       expected: "a registered variant",
