@@ -60,6 +60,10 @@ export class AttestationVerifyError extends AsterismError<AttestationVerifyError
 export type AttestationPolicyErrorCode =
   /** The policy does not allow this variant. */
   | "VARIANT_NOT_ALLOWED"
+  /** This build has no validator for the variant (yet). */
+  | "VARIANT_UNSUPPORTED"
+  /** The verifier's configuration lacks what the variant needs (e.g. no AK roots for GCP). */
+  | "TRUST_NOT_CONFIGURED"
   /** The policy is malformed or does not fit the variant (e.g. 48-byte values for a TPM variant). */
   | "POLICY_INVALID"
   /** Variant-specific platform checks failed (e.g. instance identity, SNP/TCB policy). */

@@ -59,4 +59,11 @@ export {
   type TrustworthinessVector,
   toEar,
 } from "./result.ts";
+export {
+  type DocumentValidation,
+  type DocumentValidationOptions,
+  validateDocument,
+} from "./validate-document.ts";
+export { createValidator, type ValidatorOptions } from "./validators.ts";
 export { isVariant, VARIANTS, type Variant, variantByOid } from "./variant.ts";
+export { type AkCertTrust, MAX_CHAIN_DEPTH, verifyAkCertificate } from "./vtpm/ak-cert.ts";
