@@ -4,4 +4,5 @@
  *
  * @module
  */
+export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
