@@ -2,7 +2,7 @@
  * The attestation key as a standard public key: SubjectPublicKeyInfo DER, used to compare the AK with a
  * certificate's key, with pinned keys, and for the aws-sev-snp binding (SHA-512 of the AK SPKI).
  */
-import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { bytesEqual, toBase64Url } from "@asterism/bytes";
 import { eccParams, rsaParams, TPM_ECC_CURVE, type TPMT_PUBLIC } from "@asterism/tpm";
 import { AttestationParseError } from "../errors.ts";
@@ -24,7 +24,7 @@ function pad(b: Uint8Array, size: number): Uint8Array {
 
 /** The AK as a node KeyObject (RSA exponent 0 means 65537, TPM 2.0 Part 2 §12.2.3.5). */
 export function akKeyObject(pub: TPMT_PUBLIC): KeyObject {
-  let jwk: JsonWebKey;
+  let jwk: { kty: string; n?: string; e?: string; crv?: string; x?: string; y?: string };
   const rsa = rsaParams(pub);
   const ecc = eccParams(pub);
   if (rsa) {

@@ -105,7 +105,8 @@ function pcrIndex(key: string): number {
 /** Validate and decode the `evidence` member of a vTPM document. */
 export function parseVtpmEvidence(evidence: unknown): VtpmEvidence {
   const r = v.safeParse(VtpmEvidenceSchema, evidence);
-  if (!r.success) throw schemaError(ACTION, "{akPublic, quotes[], eventLog?, akCert?, intermediates?}", r.issues);
+  if (!r.success)
+    throw schemaError(ACTION, "{akPublic, quotes[], eventLog?, akCert?, intermediates?}", r.issues);
   const e = r.output;
   const seen = new Set<string>();
   const quotes = e.quotes.map((q, i) => {
@@ -167,7 +168,9 @@ export function vtpmEvidenceToJson(e: VtpmEvidence): Record<string, unknown> {
       signature: b64(q.signature),
       pcrs: {
         hash: q.bank,
-        values: Object.fromEntries([...q.pcrs].map(([i, val]) => [String(i), Buffer.from(val).toString("hex")])),
+        values: Object.fromEntries(
+          [...q.pcrs].map(([i, val]) => [String(i), Buffer.from(val).toString("hex")]),
+        ),
       },
     })),
     ...(e.eventLog ? { eventLog: b64(e.eventLog) } : {}),

@@ -69,7 +69,9 @@ export interface VerifiedVtpm {
 /** Banks go-tpm-tools verifies (SHA-512 gives "does not contain a supported quote"). */
 const SUPPORTED_BANKS: readonly PcrBankName[] = ["sha256", "sha384"];
 
-const QUOTE_CODE_MAP: Readonly<Record<string, "QUOTE_SIGNATURE_INVALID" | "BINDING_MISMATCH" | "PCR_DIGEST_MISMATCH">> = {
+const QUOTE_CODE_MAP: Readonly<
+  Record<string, "QUOTE_SIGNATURE_INVALID" | "BINDING_MISMATCH" | "PCR_DIGEST_MISMATCH">
+> = {
   SIGNATURE_INVALID: "QUOTE_SIGNATURE_INVALID",
   SCHEME_MISMATCH: "QUOTE_SIGNATURE_INVALID",
   NONCE_MISMATCH: "BINDING_MISMATCH",
@@ -141,7 +143,10 @@ async function trustAk(
 }
 
 /** Verify vTPM evidence; throws a coded error, returns only authenticated values. */
-export async function verifyVtpmEvidence(evidence: VtpmEvidence, opts: VtpmVerifyOptions): Promise<VerifiedVtpm> {
+export async function verifyVtpmEvidence(
+  evidence: VtpmEvidence,
+  opts: VtpmVerifyOptions,
+): Promise<VerifiedVtpm> {
   const ak = parseAk(evidence.akPublic);
   const spki = akSpki(ak);
   const { trusted, cert } = await trustAk(evidence, spki, opts.akTrust, opts.now);
@@ -209,7 +214,10 @@ export function sha256Values(v: VerifiedVtpm): Record<number, string> {
   return out;
 }
 
-function replayAgainst(_log: Uint8Array, _banks: ReadonlyMap<PcrBankName, ReadonlyMap<number, Uint8Array>>): boolean {
+function replayAgainst(
+  _log: Uint8Array,
+  _banks: ReadonlyMap<PcrBankName, ReadonlyMap<number, Uint8Array>>,
+): boolean {
   // Filled in when the TPM module's event-log replay lands (branch tpm, "tpm: event log ready").
   return false;
 }
