@@ -66,4 +66,34 @@ export {
 } from "./validate-document.ts";
 export { createValidator, type ValidatorOptions } from "./validators.ts";
 export { isVariant, VARIANTS, type Variant, variantByOid } from "./variant.ts";
+export {
+  type AwsNitroTpmIssuerDeps,
+  type AwsNitroTpmValidatorOptions,
+  createAwsNitroTpmIssuer,
+  createAwsNitroTpmValidator,
+} from "./variants/aws-nitro-tpm.ts";
+export { createGcpSevEsValidator, type GcpValidatorOptions } from "./variants/gcp.ts";
+export {
+  createQemuVtpmIssuer,
+  createQemuVtpmValidator,
+  type QemuVtpmValidatorOptions,
+} from "./variants/qemu-vtpm.ts";
 export { type AkCertTrust, MAX_CHAIN_DEPTH, verifyAkCertificate } from "./vtpm/ak-cert.ts";
+export { akSpki } from "./vtpm/ak-key.ts";
+export {
+  MAX_EVENT_LOG_BYTES,
+  type PcrBankName,
+  parseVtpmEvidence,
+  type VtpmEvidence,
+  VtpmEvidenceSchema,
+  type VtpmQuote,
+  vtpmEvidenceToJson,
+} from "./vtpm/evidence.ts";
+export { GCE_INSTANCE_INFO_OID, type GceInstanceInfo, parseGceInstanceInfo } from "./vtpm/gce-instance.ts";
+export { issueVtpmEvidence, QUOTED_PCRS, type VtpmIssuerDeps } from "./vtpm/issue.ts";
+export {
+  type AkTrust,
+  type VerifiedVtpm,
+  type VtpmVerifyOptions,
+  verifyVtpmEvidence,
+} from "./vtpm/verify.ts";
