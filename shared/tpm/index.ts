@@ -104,6 +104,34 @@ export {
   TransportError,
   type TransportErrorCode,
 } from "./errors.ts";
+// Event logs (TCG PC Client PFP, TDX CCEL).
+export {
+  type ACPI_CCEL,
+  findDuplicateSeparators,
+  matchCcel,
+  parseCcel,
+  parseCcelTable,
+  type RtmrReplay,
+  replayCcel,
+} from "./eventlog/ccel.ts";
+export { EV, eventTypeName } from "./eventlog/event-types.ts";
+export {
+  type EventLog,
+  MAX_EVENTS,
+  MAX_LOG_SIZE,
+  type ParseEventLogOptions,
+  parseEventLog,
+  type TcgEvent,
+} from "./eventlog/parse.ts";
+export {
+  type EventLogMatch,
+  matchEventLog,
+  type Replay,
+  type ReplayedPcr,
+  type ReplayOptions,
+  replayEventLog,
+} from "./eventlog/replay.ts";
+export { type EventInput, EventLogWriter, measureEvent } from "./eventlog/writer.ts";
 export {
   type CommandSpec,
   command,
