@@ -16,4 +16,5 @@ export {
   type SoftwareMeasurements,
   softwareExtraData,
 } from "./software-evidence.ts";
+export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";

@@ -1,4 +1,5 @@
 import { defineGroup } from "../../command.ts";
+import { verifyDocCommand } from "./verify-doc.ts";
 
 /**
  * `asterism attestation …`: offline evidence checks. Each subcommand lives in its own file in this folder
@@ -7,5 +8,5 @@ import { defineGroup } from "../../command.ts";
 export const attestationGroup = defineGroup(
   "attestation",
   "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
-  [],
+  [verifyDocCommand],
 );
