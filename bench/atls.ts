@@ -4,25 +4,39 @@
  * run on the same machine. Also the per-connection pieces (fresh P-256 key + certificate, issue,
  * validate) so the total can be explained.
  *
- * Evidence: `software` (default; the test attester of @asterism/testing: an ECDSA signature, so the
- * numbers isolate the protocol's own cost). The TPM cost is measured by the attestation bench.
+ * Evidence:
+ * - `software` (default): the test attester of @asterism/testing, one ECDSA signature, so the numbers
+ *   isolate the protocol's own cost;
+ * - `swtpm`: real qemu-vtpm documents from two swtpm processes (server node, client node): the cost a
+ *   local cluster pays (an RSA AK and a quote of PCRs 0–23 per issuance).
  *
- *   bun bench/atls.ts [--seconds=3]
+ *   bun bench/atls.ts [--seconds=3] [--evidence=software|swtpm]
  *
  * Prints a table and one JSON line.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
-import type { Issuer, Validator } from "@asterism/attestation";
 import { type AtlsMode, attestedFetch, serveAttested } from "@asterism/atls";
-import { createSoftwareAttester } from "@asterism/testing";
+import {
+  type AttestationPolicy,
+  createQemuVtpmIssuer,
+  createQemuVtpmValidator,
+  type Issuer,
+  type Validator,
+} from "@asterism/attestation";
+import { createMeasurements } from "@asterism/measurements";
+import { createSoftwareAttester, type SwtpmInstance, startSwtpm } from "@asterism/testing";
+import { type ClosableTpm, openSwtpm, readPcrs, TPM_ALG } from "@asterism/tpm";
 import { getRequestListener } from "@hono/node-server";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { Hono } from "hono";
 
-const seconds = Number(process.argv.find((a) => a.startsWith("--seconds="))?.split("=")[1] ?? 3);
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const seconds = Number(arg("seconds") ?? 3);
+const evidence = arg("evidence") ?? "software";
+if (evidence !== "software" && evidence !== "swtpm") throw new Error("--evidence must be software or swtpm");
 const MAX_ITERATIONS = 5_000;
 
 const app = new Hono();
@@ -57,7 +71,10 @@ async function measure(name: string, once: () => Promise<void>): Promise<Result>
 
 // --- baseline: plain TLS 1.3 + Hono, same HTTP stack, static certificate ---------------------------
 async function plainServer(): Promise<{ port: number; close(): void }> {
-  const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: "01",
@@ -106,7 +123,13 @@ function plainRequest(port: number): Promise<void> {
 }
 
 // --- aTLS ----------------------------------------------------------------------------------------
-async function atlsCase(mode: AtlsMode, serverAtt: Issuer, serverVal: Validator, clientAtt: Issuer, clientVal: Validator) {
+async function atlsCase(
+  mode: AtlsMode,
+  serverAtt: Issuer,
+  serverVal: Validator,
+  clientAtt: Issuer,
+  clientVal: Validator,
+) {
   const server = await serveAttested(app, { mode, issuer: serverAtt, validators: [clientVal] });
   const url = `https://127.0.0.1:${server.port}/ping`;
   const once = async () => {
@@ -116,18 +139,23 @@ async function atlsCase(mode: AtlsMode, serverAtt: Issuer, serverVal: Validator,
   return { server, once };
 }
 
-async function componentCosts(issuer: Issuer, validator: Validator) {
-  const key = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+async function componentCosts(issuer: Issuer, validator: Validator, n: number) {
+  const key = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]);
   const nonce = crypto.getRandomValues(new Uint8Array(32));
   const userData = crypto.getRandomValues(new Uint8Array(32));
   const doc = await issuer.issue(userData, nonce);
-  const time = async (f: () => Promise<unknown>, n = 200) => {
+  const time = async (f: () => Promise<unknown>, runs = 200) => {
     const t = performance.now();
-    for (let i = 0; i < n; i++) await f();
-    return (performance.now() - t) / n;
+    for (let i = 0; i < runs; i++) await f();
+    return (performance.now() - t) / runs;
   };
   return {
-    keygenMs: await time(() => crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign"])),
+    keygenMs: await time(() =>
+      crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign"]),
+    ),
     certMintMs: await time(() =>
       x509.X509CertificateGenerator.createSelfSigned(
         {
@@ -142,14 +170,44 @@ async function componentCosts(issuer: Issuer, validator: Validator) {
         crypto,
       ),
     ),
-    issueMs: await time(() => issuer.issue(userData, nonce)),
-    validateMs: await time(() => validator.validate(doc, nonce)),
+    issueMs: await time(() => issuer.issue(userData, nonce), n),
+    validateMs: await time(() => validator.validate(doc, nonce), n),
     documentBytes: doc.length,
   };
 }
 
-const sAtt = await createSoftwareAttester({ variant: "qemu-vtpm" });
-const cAtt = await createSoftwareAttester({ variant: "azure-sev-snp" });
+interface Side {
+  readonly issuer: Issuer;
+  readonly validator: Validator;
+}
+const cleanups: (() => Promise<void>)[] = [];
+
+async function swtpmSide(): Promise<Side> {
+  const sw: SwtpmInstance = await startSwtpm();
+  const tpm: ClosableTpm = await openSwtpm({ host: sw.host, port: sw.port, ctrlPort: sw.ctrlPort });
+  cleanups.push(async () => {
+    await tpm.close();
+    await sw.stop();
+  });
+  const pcrs = (await readPcrs(tpm, [{ hash: TPM_ALG.SHA256, pcrSelect: [0, 4] }])).get(TPM_ALG.SHA256);
+  const policy: AttestationPolicy = {
+    measurements: createMeasurements([
+      [0, { expected: pcrs?.get(0) as Uint8Array }],
+      [4, { expected: pcrs?.get(4) as Uint8Array }],
+    ]),
+  };
+  return { issuer: createQemuVtpmIssuer({ tpm }), validator: createQemuVtpmValidator({ policy }) };
+}
+
+async function softwareSide(variant: "qemu-vtpm" | "azure-sev-snp"): Promise<Side> {
+  const a = await createSoftwareAttester({ variant });
+  return { issuer: a.issuer, validator: a.validator() };
+}
+
+const [srv, cli] =
+  evidence === "swtpm"
+    ? await Promise.all([swtpmSide(), swtpmSide()])
+    : await Promise.all([softwareSide("qemu-vtpm"), softwareSide("azure-sev-snp")]);
 const results: Result[] = [];
 
 const plain = await plainServer();
@@ -157,14 +215,17 @@ results.push(await measure("plain TLS 1.3 (baseline)", () => plainRequest(plain.
 plain.close();
 
 for (const mode of ["server-attested", "client-attested", "mutual"] as const) {
-  const c = await atlsCase(mode, sAtt.issuer, sAtt.validator(), cAtt.issuer, cAtt.validator());
+  const c = await atlsCase(mode, srv.issuer, srv.validator, cli.issuer, cli.validator);
   results.push(await measure(`aTLS ${mode}`, c.once));
   await c.server.close();
 }
-const parts = await componentCosts(sAtt.issuer, sAtt.validator());
+const parts = await componentCosts(srv.issuer, srv.validator, evidence === "swtpm" ? 20 : 200);
+for (const c of cleanups) await c();
 
 const base = results[0] as Result;
-console.log(`aTLS: new connection + 1 GET, sequential, ${seconds} s per row, software evidence (${parts.documentBytes} B)`);
+console.log(
+  `aTLS: new connection + 1 GET, sequential, ${seconds} s per row, ${evidence} evidence (${parts.documentBytes} B documents)`,
+);
 console.log("| case | n | conn+req/s | p50 ms | p99 ms | p50 × baseline |");
 console.log("|---|---|---|---|---|---|");
 for (const r of results)
@@ -177,9 +238,13 @@ console.log(
 console.log(
   JSON.stringify({
     bench: "atls",
-    evidence: "software",
+    evidence,
     seconds,
-    results: results.map((r) => ({ ...r, ratioP50: r.p50Ms / base.p50Ms, ratioRate: r.perSecond / base.perSecond })),
+    results: results.map((r) => ({
+      ...r,
+      ratioP50: r.p50Ms / base.p50Ms,
+      ratioRate: r.perSecond / base.perSecond,
+    })),
     parts,
   }),
 );

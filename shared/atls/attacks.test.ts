@@ -316,6 +316,33 @@ describe("server refuses connections that do not prove themselves", () => {
     await eventually(() => a.rejected.includes("ATTESTATION_TIMEOUT"));
   });
 
+  test("ClientHello flood: handshakes beyond maxPendingAttestations are refused (BUSY), not queued", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const a = await app({
+      mode: "server-attested",
+      maxPendingAttestations: 1,
+      issuer: {
+        variant: "qemu-vtpm",
+        issue: async (u, n) => {
+          await gate;
+          return node.issuer.issue(u, n);
+        },
+      },
+    });
+    const first = verifyServer(a.server.port);
+    await Bun.sleep(50);
+    expect((await failure(verifyServer(a.server.port))).code).toBe("HANDSHAKE_FAILED");
+    expect(a.rejected).toContain("BUSY");
+    release();
+    const ok = await first;
+    ok.socket.destroy();
+    // The slot is free again.
+    (await verifyServer(a.server.port)).socket.destroy();
+  });
+
   test("unproven client sends an HTTP request → PROTOCOL_VIOLATION, no handler runs", async () => {
     const a = await app({ mode: "client-attested" });
     const s = await rawTlsClient(a.server.port, {
