@@ -142,15 +142,34 @@ export async function checkPeerCertificate(
       expected: `at most ${MAX_CERTIFICATE_BYTES} bytes`,
       actual: `${der.length} bytes`,
     });
+  // @peculiar/x509 parses lazily (getters decode on access), so every field is read inside this try:
+  // anything malformed surfaces here as CERT_MALFORMED, never as a library exception later.
   let cert: x509.X509Certificate;
-  let extensions: PeerExtension[];
+  let fields: {
+    spki: Uint8Array<ArrayBuffer>;
+    sigAlg: string;
+    issuer: string;
+    subject: string;
+    notBefore: Date;
+    notAfter: Date;
+    extensions: PeerExtension[];
+  };
   try {
     cert = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>);
-    extensions = cert.extensions.map((e) => ({
-      oid: e.type,
-      critical: e.critical,
-      value: new Uint8Array(e.value),
-    }));
+    const alg = cert.signatureAlgorithm;
+    fields = {
+      spki: new Uint8Array(cert.publicKey.rawData),
+      sigAlg: `${alg.name}/${alg.hash?.name}`,
+      issuer: cert.issuer,
+      subject: cert.subject,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      extensions: cert.extensions.map((e) => ({
+        oid: e.type,
+        critical: e.critical,
+        value: new Uint8Array(e.value),
+      })),
+    };
   } catch (cause) {
     throw new AtlsError("CERT_MALFORMED", "Cannot parse the peer certificate", {
       expected: "a DER X.509 certificate",
@@ -158,27 +177,26 @@ export async function checkPeerCertificate(
       cause,
     });
   }
-  const spki = new Uint8Array(cert.publicKey.rawData);
+  const { spki, extensions, notBefore, notAfter } = fields;
   let publicKey: CryptoKey;
   try {
     publicKey = await crypto.subtle.importKey("spki", spki, EC_P256, false, ["verify"]);
   } catch (cause) {
     throw new AtlsError("CERT_MALFORMED", "Cannot use the peer certificate's key", {
       expected: "an ECDSA P-256 public key",
-      actual: JSON.stringify(cert.publicKey.algorithm),
+      actual: "another key type",
       cause,
     });
   }
-  const sigAlg = cert.signatureAlgorithm;
-  if (sigAlg.name !== "ECDSA" || sigAlg.hash.name !== "SHA-256")
+  if (fields.sigAlg !== "ECDSA/SHA-256")
     throw new AtlsError("CERT_MALFORMED", "Cannot accept the peer certificate's signature algorithm", {
       expected: "ecdsa-with-SHA256",
-      actual: `${sigAlg.name}/${sigAlg.hash.name}`,
+      actual: fields.sigAlg,
     });
-  if (cert.issuer !== cert.subject)
+  if (fields.issuer !== fields.subject)
     throw new AtlsError("CERT_NOT_SELF_SIGNED", "Cannot accept the peer certificate", {
-      expected: `issuer = subject (${JSON.stringify(cert.subject)})`,
-      actual: `issuer ${JSON.stringify(cert.issuer)}`,
+      expected: `issuer = subject (${JSON.stringify(fields.subject.slice(0, 100))})`,
+      actual: `issuer ${JSON.stringify(fields.issuer.slice(0, 100))}`,
     });
   let signed = false;
   try {
@@ -194,7 +212,6 @@ export async function checkPeerCertificate(
       actual: "an invalid signature",
     });
   const now = opts.now.getTime();
-  const { notBefore, notAfter } = cert;
   if (now < notBefore.getTime())
     throw new AtlsError("CERT_NOT_YET_VALID", "Cannot accept the peer certificate", {
       expected: `now (${opts.now.toISOString()}) ≥ notBefore`,

@@ -66,7 +66,13 @@ export type AtlsConnectionHandler = (socket: tls.TLSSocket, peer: PeerAttestatio
  * unproven connection never reaches HTTP. Deadlines bound the handshake and the evidence exchange.
  *
  * Caveat: the SNI carries the nonce, so the client's real host name is not sent. aTLS peers are
- * addressed by IP and authenticated by evidence, never by name.
+ * addressed by IP and authenticated by evidence, never by name. See docs/atls.md §2–§4.
+ *
+ * @example
+ * const server = await createAtlsServer({ mode: "mutual", issuer, validators }, (socket, peer) => {
+ *   // socket: a verified TLS 1.3 socket; peer: the client's verified attestation
+ * });
+ * await server.close();
  */
 export async function createAtlsServer(
   options: AtlsServerOptions,
