@@ -295,6 +295,22 @@ describe("server refuses connections that do not prove themselves", () => {
     await eventually(() => a.rejected.includes("HANDSHAKE_TIMEOUT"));
   });
 
+  test("the handshake deadline ends with the handshake: a proven idle connection outlives it", async () => {
+    const a = await app({ mode: "mutual", handshakeTimeoutMs: 150, headersTimeoutMs: 5000 });
+    const { socket } = await connectAttested("127.0.0.1", a.server.port, {
+      mode: "mutual",
+      issuer: joiner.issuer,
+      validators: [node.validator()],
+    });
+    await Bun.sleep(400);
+    expect(socket.destroyed).toBe(false);
+    socket.write("GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    socket.resume();
+    const answer = new TextDecoder().decode(await readUntilClose(socket));
+    expect(answer).toStartWith("HTTP/1.1 200");
+    expect(a.rejected).toEqual([]);
+  });
+
   test("slow-loris on HTTP headers after a proven handshake → closed, HEADER_TIMEOUT, no handler", async () => {
     const a = await app({ mode: "server-attested", headersTimeoutMs: 250 });
     const { socket } = await verifyServer(a.server.port);

@@ -91,6 +91,8 @@ export async function createAtlsServer(
   const sockets = new Set<Socket>();
   /** Sockets already reported, so one failure yields one report. */
   const reported = new WeakSet<Socket>();
+  /** Handshake deadline per socket, cleared when the handshake completes (Bun hands the same object). */
+  const handshakeTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
   let pending = 0;
 
   const reject = (socket: Socket | undefined, err: AtlsError) => {
@@ -186,8 +188,7 @@ export async function createAtlsServer(
         ),
       common.handshakeTimeoutMs,
     );
-    socket.once("secure", () => clearTimeout(timer));
-    socket.once("secureConnect", () => clearTimeout(timer));
+    handshakeTimers.set(socket, timer);
     socket.once("close", () => clearTimeout(timer));
   });
 
@@ -209,6 +210,7 @@ export async function createAtlsServer(
   });
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
+    clearTimeout(handshakeTimers.get(socket));
     acceptConnection(
       socket,
       common,
