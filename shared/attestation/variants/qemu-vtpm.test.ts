@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
-import { type ClosableTpm, extendPcr, openSwtpm, parseTpmtPublic, readPcrs, TPM_ALG } from "@asterism/tpm";
+import {
+  type ClosableTpm,
+  EV,
+  EventLogWriter,
+  extendPcr,
+  measureEvent,
+  openSwtpm,
+  parseTpmtPublic,
+  readPcrs,
+  TPM_ALG,
+} from "@asterism/tpm";
 import { parseAttestationDocument, serializeAttestationDocument } from "../document.ts";
 import type { AttestationPolicy } from "../policy.ts";
 import { akSpki } from "../vtpm/ak-key.ts";
