@@ -104,6 +104,25 @@ function mapQuoteError(bank: PcrBankName, err: unknown): never {
   throw err;
 }
 
+/**
+ * Parsed AKs by their exact bytes. A verifier sees the same few AKs again and again (every node re-attests);
+ * returning the same parsed object lets the TPM module reuse its imported WebCrypto key (cached per
+ * object) and us reuse the SPKI. Bounded; entries are immutable values derived only from the bytes.
+ */
+const AK_CACHE_MAX = 256;
+const akCache = new Map<string, { ak: TPMT_PUBLIC; spki: Uint8Array }>();
+
+function parseAkCached(bytes: Uint8Array): { ak: TPMT_PUBLIC; spki: Uint8Array } {
+  const k = toHex(bytes);
+  const hit = akCache.get(k);
+  if (hit) return hit;
+  const ak = parseAk(bytes);
+  const entry = { ak, spki: akSpki(ak) };
+  if (akCache.size >= AK_CACHE_MAX) akCache.delete(akCache.keys().next().value as string);
+  akCache.set(k, entry);
+  return entry;
+}
+
 function parseAk(bytes: Uint8Array): TPMT_PUBLIC {
   try {
     return parseTpmtPublic(bytes);
@@ -155,8 +174,7 @@ export async function verifyVtpmEvidence(
   evidence: VtpmEvidence,
   opts: VtpmVerifyOptions,
 ): Promise<VerifiedVtpm> {
-  const ak = parseAk(evidence.akPublic);
-  const spki = akSpki(ak);
+  const { ak, spki } = parseAkCached(evidence.akPublic);
   const { trusted, cert } = await trustAk(evidence, spki, opts.akTrust, opts.now);
 
   const allowed = opts.allowSha1 ? [...SUPPORTED_BANKS, "sha1"] : SUPPORTED_BANKS;
