@@ -4,5 +4,23 @@
  *
  * @module
  */
+export {
+  createFakeSnpPlatform,
+  type FakeSnpOptions,
+  type FakeSnpPlatform,
+  INTERMEDIATE_SERIAL,
+} from "./fake-snp.ts";
 export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export {
+  buildTestCertificate,
+  buildTestCrl,
+  createTestKey,
+  der,
+  derIa5,
+  derInteger,
+  derOid,
+  type TestCertificateOptions,
+  type TestExtension,
+  type TestKey,
+} from "./test-pki.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
