@@ -24,7 +24,7 @@
  * - `executables`: 2 when every measurement matched; 32 when warn-only measurements differed.
  * - `configuration`: 2 when platform policy checks (TCB, guest policy) passed; 0 when none apply.
  * Any failure yields `ear.status` "contraindicated" with every vector entry 96 for the failed aspect.
- * `ear.status` is the worst tier present in the vector.
+ * `ear.status` is the worst tier present in the vector, and "warning" whenever the result carries warnings.
  */
 import { toBase64Url, toHex } from "@asterism/bytes";
 import { isAsterismError } from "@asterism/errors";
@@ -80,6 +80,8 @@ export interface AppraisalFacts {
   readonly hardwareVerified: boolean;
   /** Platform policy (TCB, guest policy) was checked and passed. */
   readonly configurationChecked: boolean;
+  /** Warn-only measurement mismatches (drives `executables`); absent = count every warning. */
+  readonly measurementWarnings?: number;
 }
 
 /** Options for {@link toEar}. */
@@ -91,10 +93,11 @@ export interface EarOptions {
   readonly policyId?: string;
 }
 
-function statusOf(vec: TrustworthinessVector): EarStatus {
+function statusOf(vec: TrustworthinessVector, warnings: number): EarStatus {
   const worst = Math.max(0, ...Object.values(vec).filter((x): x is number => typeof x === "number"));
   if (worst >= AR4SI.CONTRAINDICATED) return "contraindicated";
-  if (worst >= AR4SI.WARNING) return "warning";
+  // Any warning (e.g. an attestation key taken on faith) keeps the status below "affirming".
+  if (worst >= AR4SI.WARNING || (worst >= AR4SI.AFFIRMING && warnings > 0)) return "warning";
   if (worst >= AR4SI.AFFIRMING) return "affirming";
   return "none";
 }
@@ -114,12 +117,12 @@ export function toEar(claims: VerifiedClaims, facts: AppraisalFacts, opts: EarOp
   const vector: TrustworthinessVector = {
     "instance-identity": facts.identityTrusted ? AR4SI.AFFIRMING : AR4SI.NONE,
     hardware: facts.hardwareVerified ? AR4SI.AFFIRMING : AR4SI.NONE,
-    executables: claims.warnings.length > 0 ? AR4SI.WARNING : AR4SI.AFFIRMING,
+    executables: (facts.measurementWarnings ?? claims.warnings.length) > 0 ? AR4SI.WARNING : AR4SI.AFFIRMING,
     configuration: facts.configurationChecked ? AR4SI.AFFIRMING : AR4SI.NONE,
   };
   const d = claims.details;
   const appraisal: EarAppraisal = {
-    "ear.status": statusOf(vector),
+    "ear.status": statusOf(vector, claims.warnings.length),
     "ear.trustworthiness-vector": vector,
     ...(opts.policyId ? { "ear.appraisal-policy-id": opts.policyId } : {}),
     "asterism.variant": claims.variant,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readTestdata } from "@asterism/testing";
+import { buildTestCertificate, buildTestCrl, createTestKey, readTestdata } from "@asterism/testing";
 import {
   type Certificate,
   certificatesFromPemOrDer,
@@ -14,7 +14,6 @@ import {
   verifyCrl,
   verifyIssuedBy,
 } from "./index.ts";
-import { createTestCa } from "./test-ca.test-helper.ts";
 
 async function load(...path: string[]): Promise<Certificate[]> {
   return certificatesFromPemOrDer(await readTestdata(...path)).map(parseCertificate);
@@ -138,23 +137,50 @@ describe("DER strictness", () => {
 describe("CRL", () => {
   const now = new Date("2025-06-01T00:00:00Z");
   test("revoked serial → REVOKED; others pass; wrong signer, stale CRL rejected", async () => {
-    const ca = await createTestCa("Test-ARK");
-    const other = await createTestCa("Test-ARK");
-    const caCert = parseCertificate(ca.certDer);
-    await verifyIssuedBy(caCert, caCert);
-    const good = parseCertificate(await ca.issue("good", 7));
-    const bad = parseCertificate(await ca.issue("bad", 9));
-    await verifyIssuedBy(good, caCert);
-    const crl = parseCrl(await ca.crl([9, 11], "250101000000Z", "260101000000Z"));
+    const key = await createTestKey();
+    const otherKey = await createTestKey();
+    const at = { notBefore: new Date("2024-01-01T00:00:00Z"), notAfter: new Date("2034-01-01T00:00:00Z") };
+    const ca = parseCertificate(
+      await buildTestCertificate({
+        ...at,
+        issuer: "Test-ARK",
+        subject: "Test-ARK",
+        serial: 1,
+        subjectKey: key.spki,
+        signer: key,
+      }),
+    );
+    await verifyIssuedBy(ca, ca);
+    const leaf = async (serial: number) =>
+      parseCertificate(
+        await buildTestCertificate({
+          ...at,
+          issuer: "Test-ARK",
+          subject: `leaf-${serial}`,
+          serial,
+          subjectKey: (await createTestKey()).spki,
+          signer: key,
+        }),
+      );
+    const good = await leaf(7);
+    const bad = await leaf(9);
+    await verifyIssuedBy(good, ca);
+    const crlOf = (signer: typeof key, revoked: number[]) =>
+      buildTestCrl({
+        issuer: "Test-ARK",
+        signer,
+        revoked,
+        thisUpdate: new Date("2025-01-01T00:00:00Z"),
+        nextUpdate: new Date("2026-01-01T00:00:00Z"),
+      });
+    const crl = parseCrl(await crlOf(key, [9, 11]));
     expect(crl.revoked.map((r) => r.serialNumber)).toEqual([9n, 11n]);
-    await verifyCrl(crl, caCert, now);
+    await verifyCrl(crl, ca, now);
     checkNotRevoked(good, crl);
     await expectCode(() => checkNotRevoked(bad, crl), "REVOKED");
-    const forged = parseCrl(await other.crl([], "250101000000Z", "260101000000Z"));
-    await expectCode(verifyCrl(forged, caCert, now), "SIGNATURE_INVALID");
-    await expectCode(verifyCrl(crl, caCert, new Date("2026-02-01T00:00:00Z")), "EXPIRED");
-    await expectCode(verifyCrl(crl, caCert, new Date("2024-02-01T00:00:00Z")), "NOT_YET_VALID");
-    const empty = parseCrl(await ca.crl([], "250101000000Z", "260101000000Z"));
-    expect(empty.revoked).toEqual([]);
+    await expectCode(verifyCrl(parseCrl(await crlOf(otherKey, [])), ca, now), "SIGNATURE_INVALID");
+    await expectCode(verifyCrl(crl, ca, new Date("2026-02-01T00:00:00Z")), "EXPIRED");
+    await expectCode(verifyCrl(crl, ca, new Date("2024-02-01T00:00:00Z")), "NOT_YET_VALID");
+    expect(parseCrl(await crlOf(key, [])).revoked).toEqual([]);
   });
 });

@@ -5,6 +5,13 @@
  *
  * @module
  */
+
+export {
+  createFakeSnpPlatform,
+  type FakeSnpOptions,
+  type FakeSnpPlatform,
+  INTERMEDIATE_SERIAL,
+} from "./fake-snp.ts";
 export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
@@ -17,4 +24,16 @@ export {
   softwareExtraData,
 } from "./software-evidence.ts";
 export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export {
+  buildTestCertificate,
+  buildTestCrl,
+  createTestKey,
+  der,
+  derIa5,
+  derInteger,
+  derOid,
+  type TestCertificateOptions,
+  type TestExtension,
+  type TestKey,
+} from "./test-pki.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";

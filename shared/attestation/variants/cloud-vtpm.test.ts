@@ -2,12 +2,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
-import { type ClosableTpm, openSwtpm, parseTpmtPublic } from "@asterism/tpm";
+import {
+  type ClosableTpm,
+  EventLogWriter,
+  measureEvent,
+  openSwtpm,
+  parseTpmtPublic,
+  TPM_ALG,
+} from "@asterism/tpm";
 import { parseAttestationDocument, serializeAttestationDocument } from "../document.ts";
 import type { AttestationPolicy } from "../policy.ts";
 import { validateDocument } from "../validate-document.ts";
 import { akSpki } from "../vtpm/ak-key.ts";
 import { parseVtpmEvidence, vtpmEvidenceToJson } from "../vtpm/evidence.ts";
+import { gceFirmwareEvents } from "../vtpm/gce-vectors.test-helper.ts";
 import { issueVtpmEvidence } from "../vtpm/issue.ts";
 import { createTestAkCa, type TestAkCa } from "../vtpm/test-ak-ca.test-helper.ts";
 import { createAwsNitroTpmIssuer, createAwsNitroTpmValidator } from "./aws-nitro-tpm.ts";
@@ -19,6 +27,7 @@ let sw: SwtpmInstance;
 let tpm: ClosableTpm;
 let ca: TestAkCa;
 let spki: Uint8Array;
+let eventLog: EventLogWriter;
 const userData = new Uint8Array(32).fill(0xaa);
 const nonce = new Uint8Array(32).fill(0xbb);
 const policy: AttestationPolicy = {
@@ -27,9 +36,12 @@ const policy: AttestationPolicy = {
 const NOW = () => new Date("2025-06-01T00:00:00Z");
 const GCE = { zone: "europe-west3-a", projectId: "asterism-test", instanceName: "node-1" };
 
-async function gcpDoc(opts: { instanceInfo?: object; cert?: Uint8Array | null } = {}): Promise<Uint8Array> {
+async function gcpDoc(
+  opts: { instanceInfo?: object; cert?: Uint8Array | null; log?: Uint8Array | null } = {},
+): Promise<Uint8Array> {
   const info = opts.instanceInfo ? new TextEncoder().encode(JSON.stringify(opts.instanceInfo)) : undefined;
-  const ev = await issueVtpmEvidence({ tpm }, userData, nonce, info);
+  const log = opts.log === null ? undefined : (opts.log ?? eventLog.bytes());
+  const ev = await issueVtpmEvidence({ tpm, readEventLog: async () => log }, userData, nonce, info);
   const akCert = opts.cert === null ? undefined : (opts.cert ?? (await ca.issueAk(spki, GCE)));
   return serializeAttestationDocument({
     variant: "gcp-sev-es",
@@ -47,6 +59,9 @@ beforeAll(async () => {
   sw = await startSwtpm();
   tpm = await openSwtpm({ host: sw.host, port: sw.port, ctrlPort: sw.ctrlPort });
   ca = await createTestAkCa();
+  // GCE firmware measures its version and the confidential technology (AMD SEV-ES = 2) into PCR 0.
+  eventLog = new EventLogWriter([TPM_ALG.SHA256]);
+  for (const e of gceFirmwareEvents(2)) await measureEvent(tpm, eventLog, e);
   const ev = await issueVtpmEvidence({ tpm }, userData, nonce);
   spki = akSpki(parseTpmtPublic(ev.akPublic));
 }, 20_000);
@@ -133,6 +148,20 @@ describe("gcp-sev-es", () => {
         return validator().validate(await gcpDoc({ cert: await ca.issueAk(otherSpki, GCE) }), nonce);
       },
       code: "AK_MISMATCH",
+    },
+    {
+      name: "no event log (machine state unknown)",
+      run: async () => validator().validate(await gcpDoc({ log: null }), nonce),
+      code: "PLATFORM_POLICY",
+    },
+    {
+      name: "event log claiming SEV-SNP that the PCRs do not show",
+      run: async () => {
+        const fake = new EventLogWriter([TPM_ALG.SHA256]);
+        for (const e of gceFirmwareEvents(4)) fake.append(e);
+        return validator().validate(await gcpDoc({ log: fake.bytes() }), nonce);
+      },
+      code: "EVENT_LOG_MISMATCH",
     },
     {
       name: "AK certificate without the GCE identity extension",

@@ -10,8 +10,9 @@
  * evidence also carries Constellation-style instance info JSON `{"zone","project_id","instance_name"}`
  * (bound into the quote's qualifying data), it must agree with the certificate.
  *
- * Not yet checked (needs the event-log machine state, pending the TPM event-log work): Constellation's
- * `gce_version ≥ 1` and `technology == AMD_SEV` checks. The result says so in a warning.
+ * Machine state (Constellation's `validateCVM`): the event log must be present and replay to the quoted
+ * PCRs; its PCR 0 events must show GCE firmware version ≥ 1 and an AMD SEV technology. Constellation
+ * requires exactly AMD_SEV; we also accept AMD_SEV_ES and AMD_SEV_SNP (stronger), and report which.
  */
 import * as v from "valibot";
 import { AttestationPolicyError } from "../errors.ts";
@@ -21,6 +22,7 @@ import type { Variant } from "../variant.ts";
 import type { AkCertTrust } from "../vtpm/ak-cert.ts";
 import type { VtpmEvidence } from "../vtpm/evidence.ts";
 import { type GceInstanceInfo, gceInstanceInfoOf } from "../vtpm/gce-instance.ts";
+import { type GceMachineState, gceMachineState } from "../vtpm/gce-machine-state.ts";
 import { validateVtpmDocument } from "../vtpm/validate.ts";
 import type { VerifiedVtpm } from "../vtpm/verify.ts";
 
@@ -89,7 +91,42 @@ export function checkGceIdentity(evidence: VtpmEvidence, verified: VerifiedVtpm)
   return identity;
 }
 
-const MACHINE_STATE_WARNING = "GCE firmware/SEV technology (event-log machine state) not checked";
+/** Minimum GCE virtual firmware version (Constellation `gce_version ≥ 1`). */
+export const MIN_GCE_FIRMWARE_VERSION = 1;
+
+/** Check the machine state the verified event log shows; returns it for the claims. */
+export function checkGceMachineState(
+  verified: VerifiedVtpm,
+  technologies: readonly string[],
+): GceMachineState {
+  if (!verified.eventLog) {
+    throw new AttestationPolicyError("PLATFORM_POLICY", "GCE evidence needs an event log", {
+      expected: "an event log that replays to the quoted PCRs",
+      actual: "none",
+    });
+  }
+  const state = gceMachineState(verified.eventLog);
+  if ((state.firmwareVersion ?? 0) < MIN_GCE_FIRMWARE_VERSION) {
+    throw new AttestationPolicyError("PLATFORM_POLICY", "GCE firmware version too old or not measured", {
+      expected: `≥ ${MIN_GCE_FIRMWARE_VERSION}`,
+      actual: String(state.firmwareVersion ?? "none"),
+    });
+  }
+  if (state.technology === undefined || !technologies.includes(state.technology)) {
+    throw new AttestationPolicyError(
+      "PLATFORM_POLICY",
+      "VM does not run with the required confidential technology",
+      {
+        expected: technologies.join(" or "),
+        actual: state.technology ?? "not measured",
+      },
+    );
+  }
+  return state;
+}
+
+/** Technologies accepted for gcp-sev-es. */
+export const GCP_SEV_ES_TECHNOLOGIES = ["AMD_SEV", "AMD_SEV_ES", "AMD_SEV_SNP"] as const;
 
 /** A validator for `gcp-sev-es` documents. */
 export function createGcpSevEsValidator(opts: GcpValidatorOptions): Validator {
@@ -105,8 +142,11 @@ export function createGcpSevEsValidator(opts: GcpValidatorOptions): Validator {
           akTrust: { kind: "certificate", trust },
           instanceInfo: "optional",
           check: async ({ evidence, verified }) => ({
-            details: { instance: checkGceIdentity(evidence, verified) },
-            warnings: [MACHINE_STATE_WARNING],
+            details: {
+              instance: checkGceIdentity(evidence, verified),
+              machineState: checkGceMachineState(verified, GCP_SEV_ES_TECHNOLOGIES),
+            },
+            configurationChecked: true,
           }),
         },
         { policy: opts.policy, now: opts.now ?? (() => new Date()) },

@@ -2,12 +2,22 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
-import { type ClosableTpm, extendPcr, openSwtpm, parseTpmtPublic, readPcrs, TPM_ALG } from "@asterism/tpm";
+import {
+  type ClosableTpm,
+  EV,
+  EventLogWriter,
+  extendPcr,
+  measureEvent,
+  openSwtpm,
+  parseTpmtPublic,
+  readPcrs,
+  TPM_ALG,
+} from "@asterism/tpm";
 import { parseAttestationDocument, serializeAttestationDocument } from "../document.ts";
 import type { AttestationPolicy } from "../policy.ts";
 import { akSpki } from "../vtpm/ak-key.ts";
 import { parseVtpmEvidence, vtpmEvidenceToJson } from "../vtpm/evidence.ts";
-import { gceEvidence } from "../vtpm/gce-vectors.ts";
+import { gceEvidence } from "../vtpm/gce-vectors.test-helper.ts";
 import { createQemuVtpmIssuer, createQemuVtpmValidator } from "./qemu-vtpm.ts";
 
 // Round trips on a real swtpm (constellation VECTORS.md V10 "vTPM document" table).
@@ -207,6 +217,32 @@ describe("qemu-vtpm on swtpm", () => {
     const n2 = new Uint8Array(32).fill(0x33);
     const d2 = await createQemuVtpmIssuer({ tpm }).issue(userData, n2);
     expect(await codeOf(createQemuVtpmValidator({ policy }).validate(d2, n2))).toBe("MEASUREMENT_MISMATCH");
+  });
+
+  test("event log: replays → accepted; a log the PCRs do not show → EVENT_LOG_MISMATCH", async () => {
+    const log = new EventLogWriter([TPM_ALG.SHA256]);
+    await measureEvent(tpm, log, {
+      pcrIndex: 9,
+      eventType: EV.IPL,
+      data: new TextEncoder().encode("initrd"),
+      measured: new Uint8Array(64).fill(9),
+    });
+    const n3 = new Uint8Array(32).fill(0x34);
+    const withLog = await createQemuVtpmIssuer({ tpm, readEventLog: async () => log.bytes() }).issue(
+      userData,
+      n3,
+    );
+    const anyPolicy: AttestationPolicy = { measurements: new Map() };
+    const claims = await createQemuVtpmValidator({ policy: anyPolicy }).validate(withLog, n3);
+    expect(claims.details["eventLogVerified"]).toBe(true);
+    log.append({ pcrIndex: 9, eventType: EV.IPL, data: new TextEncoder().encode("not measured") });
+    const lying = await createQemuVtpmIssuer({ tpm, readEventLog: async () => log.bytes() }).issue(
+      userData,
+      n3,
+    );
+    expect(await codeOf(createQemuVtpmValidator({ policy: anyPolicy }).validate(lying, n3))).toBe(
+      "EVENT_LOG_MISMATCH",
+    );
   });
 
   test("evidence JSON round-trips", () => {

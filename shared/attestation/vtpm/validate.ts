@@ -115,6 +115,7 @@ export async function validateVtpmDocument(
       identityTrusted: verified.akTrusted,
       hardwareVerified: extra.hardwareVerified ?? false,
       configurationChecked: extra.configurationChecked ?? false,
+      measurementWarnings: verdict.warnings.length,
     },
   };
 }

@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { isAsterismError } from "@asterism/errors";
 import { readTestdata } from "@asterism/testing";
+import { parseEventLog } from "@asterism/tpm";
 import type { AkCertTrust } from "./ak-cert.ts";
 import type { VtpmEvidence } from "./evidence.ts";
-import { GCE, GCE_NOW, gceEvidence, gceTrust } from "./gce-vectors.ts";
+import { GCE, GCE_NOW, gceEvidence, gceTrust } from "./gce-vectors.test-helper.ts";
 import { type AkTrust, verifyVtpmEvidence } from "./verify.ts";
 
 // external/VECTORS.md §3.1, go-tpm-tools server/verify_test.go.
@@ -47,6 +48,17 @@ describe("verifyVtpmEvidence() on GCE vectors", () => {
     expect(Buffer.from(v.banks.get("sha256")?.get(2) ?? []).toString("hex")).toBe(
       "3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969",
     );
+  });
+
+  test("the embedded event log replays to the quoted PCRs 0-9 of every bank", async () => {
+    const v = await verifyVtpmEvidence(nonce9009, {
+      qualifyingData: NONCE_9009,
+      akTrust: cert(),
+      now: GCE_NOW,
+    });
+    expect(v.eventLogVerified).toBe(true);
+    expect(v.explainedPcrs?.get("sha256")).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(v.explainedPcrs?.get("sha384")).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   test("TestVerifyAttestationWithCerts: no-nonce verifies with an empty nonce", async () => {
@@ -223,6 +235,31 @@ describe("verifyVtpmEvidence() on GCE vectors", () => {
           { qualifyingData: NONCE_9009, akTrust: cert(), now: GCE_NOW },
         ),
       code: "BINDING_MISMATCH",
+    },
+    {
+      name: "event log with one digest byte changed",
+      run: () => {
+        const log = (nonce9009.eventLog as Uint8Array).slice();
+        // TCG_PCR_EVENT2: pcrIndex(4) eventType(4) count(4), then alg(2) ‖ digest per bank (sha1 first, 20 bytes):
+        // flip the first SHA-256 digest byte of the first PCR 4 event, so PCR 4 no longer replays.
+        const ev = parseEventLog(log).events.find((e) => e.pcrIndex === 4);
+        const at = (ev?.offset ?? 0) + 12 + 2 + 20 + 2;
+        log[at] = (log[at] as number) ^ 0xff;
+        return verifyVtpmEvidence(
+          { ...nonce9009, eventLog: log },
+          { qualifyingData: NONCE_9009, akTrust: cert(), now: GCE_NOW },
+        );
+      },
+      code: "EVENT_LOG_MISMATCH",
+    },
+    {
+      name: "garbage event log",
+      run: () =>
+        verifyVtpmEvidence(
+          { ...nonce9009, eventLog: new Uint8Array([1, 2, 3, 4, 5]) },
+          { qualifyingData: NONCE_9009, akTrust: cert(), now: GCE_NOW },
+        ),
+      code: "INVALID_EVIDENCE",
     },
     {
       name: "malformed AK public",

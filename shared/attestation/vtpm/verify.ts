@@ -15,8 +15,12 @@
 import { toHex } from "@asterism/bytes";
 import type { Certificate } from "@asterism/pki";
 import {
+  type EventLog,
+  EventLogError,
   hashInfo,
+  matchEventLog,
   type PcrBanks,
+  parseEventLog,
   parseTpmtPublic,
   QuoteVerificationError,
   type TPMT_PUBLIC,
@@ -64,6 +68,10 @@ export interface VerifiedVtpm {
   readonly ignoredBanks: readonly PcrBankName[];
   /** True when an event log was present and replayed to the quoted values. */
   readonly eventLogVerified: boolean;
+  /** The event log, only when it replayed to the quoted PCRs (its events are then as trustworthy as the quote). */
+  readonly eventLog?: EventLog;
+  /** Quoted PCRs (per bank) the log explains. */
+  readonly explainedPcrs?: ReadonlyMap<PcrBankName, readonly number[]>;
 }
 
 /** Banks go-tpm-tools verifies (SHA-512 gives "does not contain a supported quote"). */
@@ -94,6 +102,25 @@ function mapQuoteError(bank: PcrBankName, err: unknown): never {
     });
   }
   throw err;
+}
+
+/**
+ * Parsed AKs by their exact bytes. A verifier sees the same few AKs again and again (every node re-attests);
+ * returning the same parsed object lets the TPM module reuse its imported WebCrypto key (cached per
+ * object) and us reuse the SPKI. Bounded; entries are immutable values derived only from the bytes.
+ */
+const AK_CACHE_MAX = 256;
+const akCache = new Map<string, { ak: TPMT_PUBLIC; spki: Uint8Array }>();
+
+function parseAkCached(bytes: Uint8Array): { ak: TPMT_PUBLIC; spki: Uint8Array } {
+  const k = toHex(bytes);
+  const hit = akCache.get(k);
+  if (hit) return hit;
+  const ak = parseAk(bytes);
+  const entry = { ak, spki: akSpki(ak) };
+  if (akCache.size >= AK_CACHE_MAX) akCache.delete(akCache.keys().next().value as string);
+  akCache.set(k, entry);
+  return entry;
 }
 
 function parseAk(bytes: Uint8Array): TPMT_PUBLIC {
@@ -147,8 +174,7 @@ export async function verifyVtpmEvidence(
   evidence: VtpmEvidence,
   opts: VtpmVerifyOptions,
 ): Promise<VerifiedVtpm> {
-  const ak = parseAk(evidence.akPublic);
-  const spki = akSpki(ak);
+  const { ak, spki } = parseAkCached(evidence.akPublic);
   const { trusted, cert } = await trustAk(evidence, spki, opts.akTrust, opts.now);
 
   const allowed = opts.allowSha1 ? [...SUPPORTED_BANKS, "sha1"] : SUPPORTED_BANKS;
@@ -194,7 +220,7 @@ export async function verifyVtpmEvidence(
       actual: evidence.quotes.map((q) => q.bank).join(", "),
     });
   }
-  const eventLogVerified = evidence.eventLog !== undefined ? replayAgainst(evidence.eventLog, banks) : false;
+  const replayed = evidence.eventLog !== undefined ? replayAgainst(evidence.eventLog, banks) : undefined;
   return {
     ak,
     akSpki: spki,
@@ -202,7 +228,8 @@ export async function verifyVtpmEvidence(
     ...(cert ? { akCert: cert } : {}),
     banks,
     ignoredBanks: ignored,
-    eventLogVerified,
+    eventLogVerified: replayed !== undefined,
+    ...(replayed ? { eventLog: replayed.log, explainedPcrs: replayed.explained } : {}),
   };
 }
 
@@ -214,10 +241,61 @@ export function sha256Values(v: VerifiedVtpm): Record<number, string> {
   return out;
 }
 
+/**
+ * Parse the event log and require it to replay to the authenticated PCR values of every bank both the
+ * log and the quotes have (go-tpm-tools replays against the quoted PCRs the same way). A log that does
+ * not replay is rejected as a whole, never partially trusted.
+ */
 function replayAgainst(
-  _log: Uint8Array,
-  _banks: ReadonlyMap<PcrBankName, ReadonlyMap<number, Uint8Array>>,
-): boolean {
-  // Filled in when the TPM module's event-log replay lands (branch tpm, "tpm: event log ready").
-  return false;
+  bytes: Uint8Array,
+  banks: ReadonlyMap<PcrBankName, ReadonlyMap<number, Uint8Array>>,
+): { log: EventLog; explained: Map<PcrBankName, readonly number[]> } {
+  let log: EventLog;
+  try {
+    log = parseEventLog(bytes);
+  } catch (cause) {
+    throw new AttestationParseError("INVALID_EVIDENCE", "Cannot parse the event log", {
+      actual: cause instanceof Error ? cause.message : undefined,
+      cause,
+    });
+  }
+  const quoted: PcrBanks = new Map();
+  for (const [bank, values] of banks) {
+    const alg = hashInfo(bank)?.alg;
+    if (alg !== undefined && log.algorithms.has(alg)) quoted.set(alg, new Map(values));
+  }
+  if (quoted.size === 0) {
+    throw new AttestationVerifyError("EVENT_LOG_MISMATCH", "The event log has none of the quoted banks", {
+      expected: [...banks.keys()].join(", "),
+      actual: [...log.algorithms.keys()].map((a) => hashInfo(a)?.name ?? `0x${a.toString(16)}`).join(", "),
+    });
+  }
+  try {
+    const m = matchEventLog(log, quoted);
+    const explained = new Map<PcrBankName, readonly number[]>();
+    for (const [alg, pcrs] of m.explained) {
+      const name = hashInfo(alg)?.name;
+      if (name) explained.set(name, [...pcrs.keys()]);
+    }
+    return { log, explained };
+  } catch (cause) {
+    if (cause instanceof EventLogError && cause.code === "REPLAY_MISMATCH") {
+      throw new AttestationVerifyError(
+        "EVENT_LOG_MISMATCH",
+        "The event log does not replay to the quoted PCRs",
+        {
+          ...(cause.expected !== undefined ? { expected: cause.expected } : {}),
+          actual: cause.message,
+          cause,
+        },
+      );
+    }
+    if (cause instanceof EventLogError) {
+      throw new AttestationParseError("INVALID_EVIDENCE", "Cannot replay the event log", {
+        actual: cause.message,
+        cause,
+      });
+    }
+    throw cause;
+  }
 }

@@ -1,5 +1,6 @@
 import { defineGroup } from "../../command.ts";
 import { verifyDocCommand } from "./verify-doc.ts";
+import { verifySnpCommand } from "./verify-snp.ts";
 
 /**
  * `asterism attestation …`: offline evidence checks. Each subcommand lives in its own file in this folder
@@ -8,5 +9,5 @@ import { verifyDocCommand } from "./verify-doc.ts";
 export const attestationGroup = defineGroup(
   "attestation",
   "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
-  [verifyDocCommand],
+  [verifySnpCommand, verifyDocCommand],
 );

@@ -1,5 +1,6 @@
 /** Test helper: the go-tpm-tools GCE attestations (external/VECTORS.md §3.1) as VtpmEvidence. */
 import { readTestdata } from "@asterism/testing";
+import { EV } from "@asterism/tpm";
 import type { PcrBankName, VtpmEvidence, VtpmQuote } from "./evidence.ts";
 
 export const GCE = ["external", "go-tpm-tools"] as const;
@@ -41,4 +42,16 @@ export async function gceTrust() {
     roots: [await readTestdata(...GCE, "ca-certs", "tpm_ek_root_1.cer")],
     intermediates: [await readTestdata(...GCE, "ca-certs", "tpm_ek_intermediate_2.crt")],
   };
+}
+
+/** PCR 0 events as GCE firmware writes them. */
+export function gceFirmwareEvents(technology: number, version = 1) {
+  const crtm = new Uint8Array(Buffer.from(`GCE Virtual Firmware v${version}\0`, "utf16le"));
+  const nonhost = new Uint8Array(32);
+  nonhost.set(new TextEncoder().encode("GCE NonHostInfo\0"));
+  nonhost[16] = technology;
+  return [
+    { pcrIndex: 0, eventType: EV.S_CRTM_VERSION, data: crtm },
+    { pcrIndex: 0, eventType: EV.NONHOST_INFO, data: nonhost },
+  ];
 }
