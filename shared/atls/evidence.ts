@@ -130,7 +130,12 @@ export async function validateEvidence(
       cause,
     });
   }
-  if (claims.variant !== validator.variant || !constantTimeEqual(claims.userData, spkiDigest))
+  if (claims.variant !== validator.variant)
+    throw new AtlsError("EVIDENCE_REJECTED", "Cannot accept the peer's evidence", {
+      expected: `claims for ${validator.variant}`,
+      actual: `claims for ${claims.variant}`,
+    });
+  if (!constantTimeEqual(claims.userData, spkiDigest))
     throw new AtlsError("EVIDENCE_KEY_MISMATCH", "Cannot accept the peer's evidence for this certificate", {
       expected: `userData = SHA-256(certificate SPKI) = ${toHex(spkiDigest)}`,
       actual: `userData ${toHex(claims.userData)}`,
