@@ -32,6 +32,10 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 /** Default request deadline. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
+/**
+ * Verified peers by socket. Module-wide because a handler only holds its request (`c.env.incoming.socket`
+ * is the very TLSSocket aTLS verified, measured in Bun 1.4.5); weak, so closed sockets leave no trace.
+ */
 const peers = new WeakMap<Socket, PeerAttestation>();
 
 /**
