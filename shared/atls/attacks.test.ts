@@ -343,19 +343,21 @@ describe("server refuses connections that do not prove themselves", () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    let started = 0;
     const a = await app({
       mode: "server-attested",
       maxPendingAttestations: 1,
       issuer: {
         variant: "qemu-vtpm",
         issue: async (u, n) => {
+          started++;
           await gate;
           return node.issuer.issue(u, n);
         },
       },
     });
     const first = verifyServer(a.server.port);
-    await Bun.sleep(50);
+    await eventually(() => started === 1); // the only slot is taken
     expect((await failure(verifyServer(a.server.port))).code).toBe("HANDSHAKE_FAILED");
     expect(a.rejected).toContain("BUSY");
     release();
