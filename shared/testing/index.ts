@@ -5,13 +5,13 @@
  *
  * @module
  */
-
 export {
   createFakeSnpPlatform,
   type FakeSnpOptions,
   type FakeSnpPlatform,
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
+export { describeClusterStateConformance } from "./state-conformance.ts";
 export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
