@@ -11,7 +11,6 @@ export {
   type FakeSnpPlatform,
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
-export { describeClusterStateConformance } from "./state-conformance.ts";
 export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
@@ -23,6 +22,7 @@ export {
   type SoftwareMeasurements,
   softwareExtraData,
 } from "./software-evidence.ts";
+export { describeClusterStateConformance } from "./state-conformance.ts";
 export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
 export {
   buildTestCertificate,
