@@ -50,12 +50,14 @@ export async function issueVtpmEvidence(
   deps: VtpmIssuerDeps,
   userData: Uint8Array,
   nonce: Uint8Array,
-  instanceInfo?: Uint8Array,
+  info?: Uint8Array | ((ak: TPMT_PUBLIC) => Promise<Uint8Array>),
 ): Promise<VtpmEvidence> {
-  const qualifyingData = tpmQualifyingData(makeExtraData(userData, nonce), instanceInfo);
   const selection: PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrSelect: [...QUOTED_PCRS] }];
   const ak = await createAttestationKey(deps.tpm, { alg: deps.akAlg ?? "rsa" });
   try {
+    // Instance info may depend on the AK (aws-sev-snp: the SNP report binds SHA-512 of the AK SPKI).
+    const instanceInfo = typeof info === "function" ? await info(ak.public) : info;
+    const qualifyingData = tpmQualifyingData(makeExtraData(userData, nonce), instanceInfo);
     for (let attempt = 0; attempt < MAX_QUOTE_ATTEMPTS; attempt++) {
       const q = await quote(deps.tpm, { ak, pcrs: selection, qualifyingData });
       const banks = await readPcrs(deps.tpm, selection);
