@@ -187,7 +187,15 @@ describe("V3 aws-sev-snp SNP step (VLEK)", () => {
   });
   test("REPORT_DATA of 64 zero bytes expected → REPORT_DATA_MISMATCH", async () => {
     expect(
-      await codeOf(checkSnpReport(await aws(), {}, parseSnpPolicy({ permitProvisionalFirmware: true }), new Uint8Array(64), AWS_NOW)),
+      await codeOf(
+        checkSnpReport(
+          await aws(),
+          {},
+          parseSnpPolicy({ permitProvisionalFirmware: true }),
+          new Uint8Array(64),
+          AWS_NOW,
+        ),
+      ),
     ).toBe("REPORT_DATA_MISMATCH");
   });
   test("first signature byte incremented → REPORT_SIGNATURE_INVALID", async () => {
