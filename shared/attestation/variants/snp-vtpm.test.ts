@@ -23,6 +23,7 @@ import {
 import { makeExtraData } from "../binding.ts";
 import { parseAttestationDocument, serializeAttestationDocument } from "../document.ts";
 import type { AttestationPolicy } from "../policy.ts";
+import { validateDocument } from "../validate-document.ts";
 import { akSpki } from "../vtpm/ak-key.ts";
 import { parseVtpmEvidence, vtpmEvidenceToJson } from "../vtpm/evidence.ts";
 import { gceFirmwareEvents } from "../vtpm/gce-vectors.test-helper.ts";
@@ -289,5 +290,90 @@ describe("gcp-sev-snp", () => {
   });
   test("no Google roots → TRUST_NOT_CONFIGURED", () => {
     expect(() => createGcpSevSnpValidator({ policy: policy() })).toThrow();
+  });
+});
+
+describe("policy mutations through validateDocument (aws-sev-snp document)", () => {
+  // One document; each case changes exactly one policy field and must flip the outcome with its code.
+  let doc: Uint8Array;
+  beforeAll(async () => {
+    doc = await createAwsSevSnpIssuer({ tpm, snpReport: (rd) => signedReport(vlek, rd) }).issue(
+      userData,
+      nonce,
+    );
+  });
+  const run = (p: AttestationPolicy) =>
+    validateDocument(doc, { policy: p, nonce, now: NOW, snpTrust: { trustedRoots: vlek.trustedRoots } });
+
+  test("baseline policy accepts", async () => {
+    const r = await run(policy());
+    expect(r.ear.submods["aws-sev-snp"]?.["ear.trustworthiness-vector"]).toMatchObject({
+      "instance-identity": 2,
+      hardware: 2,
+      configuration: 2,
+    });
+  });
+
+  const hex = (n: number, b: number) => Buffer.from(new Uint8Array(n).fill(b)).toString("hex");
+  const cases: { field: string; policy: () => AttestationPolicy; code: string }[] = [
+    {
+      field: "variants",
+      policy: () => ({ ...policy(), variants: ["qemu-vtpm"] }),
+      code: "VARIANT_NOT_ALLOWED",
+    },
+    {
+      field: "measurements (PCR 15)",
+      policy: () => ({
+        ...policy(),
+        measurements: createMeasurements([[15, { expected: new Uint8Array(32).fill(1) }]]),
+      }),
+      code: "MEASUREMENT_MISMATCH",
+    },
+    {
+      field: "snp.measurement",
+      policy: () => policy({ measurement: hex(48, 1) }),
+      code: "MEASUREMENT_MISMATCH",
+    },
+    { field: "snp.signer", policy: () => policy({ signer: "vcek" }), code: "SIGNER_MISMATCH" },
+    { field: "snp.product", policy: () => policy({ product: "genoa" }), code: "PRODUCT_MISMATCH" },
+    { field: "snp.vmpl", policy: () => policy({ vmpl: 1 }), code: "VMPL_MISMATCH" },
+    {
+      field: "snp.minimumTcb",
+      policy: () => policy({ minimumTcb: { bootloader: 3, tee: 0, snp: 9, microcode: 115 } }),
+      code: "TCB_TOO_LOW",
+    },
+    {
+      field: "snp.minimumLaunchTcb",
+      policy: () => policy({ minimumLaunchTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 116 } }),
+      code: "LAUNCH_TCB_TOO_LOW",
+    },
+    { field: "snp.minGuestSvn", policy: () => policy({ minGuestSvn: 1 }), code: "GUEST_SVN_TOO_LOW" },
+    { field: "snp.hostData", policy: () => policy({ hostData: hex(32, 7) }), code: "HOST_DATA_MISMATCH" },
+    { field: "snp.familyId", policy: () => policy({ familyId: hex(16, 7) }), code: "FAMILY_ID_MISMATCH" },
+    { field: "snp.imageId", policy: () => policy({ imageId: hex(16, 7) }), code: "IMAGE_ID_MISMATCH" },
+    {
+      field: "snp.idKeyDigests (equal)",
+      policy: () => policy({ idKeyDigests: { accepted: [hex(48, 9)], enforcement: "equal" } }),
+      code: "ID_KEY_UNTRUSTED",
+    },
+    { field: "snp.requireIdBlock", policy: () => policy({ requireIdBlock: true }), code: "ID_BLOCK_MISSING" },
+    {
+      field: "snp.requireAuthorKey",
+      policy: () => policy({ requireAuthorKey: true }),
+      code: "AUTHOR_KEY_MISSING",
+    },
+    {
+      field: "snp.minFirmwareVersion",
+      policy: () => policy({ minFirmwareVersion: "2.0" }),
+      code: "ABI_TOO_OLD",
+    },
+  ];
+  test.each(cases)("$field → $code", async ({ policy: p, code }) => {
+    expect(await codeOf(run(p()))).toBe(code);
+  });
+
+  test("snp.idKeyDigests (warnOnly) → accepted with a warning", async () => {
+    const r = await run(policy({ idKeyDigests: { accepted: [hex(48, 9)], enforcement: "warnOnly" } }));
+    expect(r.ear.submods["aws-sev-snp"]?.["ear.status"]).toBe("warning");
   });
 });
