@@ -1,5 +1,14 @@
 import { fromUtf8, toHex } from "@asterism/bytes";
-import { children, decodeOid, decodeUnsigned, expectTag, parseDer, TAG, type Tlv } from "./der.ts";
+import {
+  children,
+  decodeOid,
+  decodeSigned,
+  decodeUnsigned,
+  expectTag,
+  parseDer,
+  TAG,
+  type Tlv,
+} from "./der.ts";
 import { PkiError } from "./errors.ts";
 import { OID } from "./oids.ts";
 
@@ -51,7 +60,7 @@ export interface Certificate {
   readonly version: number;
   /**
    * The serial number. AMD VCEK/VLEK certificates carry 0, which RFC 5280 §4.1.2.2 forbids but which we
-   * must tolerate (constellation VECTORS.md caveat "Zero serial numbers").
+   * must tolerate (constellation VECTORS.md caveat "Zero serial numbers"); negative serials are kept too.
    */
   readonly serialNumber: bigint;
   readonly signatureAlgorithm: AlgorithmIdentifier;
@@ -225,7 +234,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     version = Number(n) + 1;
     i = 1;
   }
-  const serialNumber = decodeUnsigned(tbs[i] as Tlv, "serialNumber");
+  const serialNumber = decodeSigned(tbs[i] as Tlv, "serialNumber");
   const innerAlg = parseAlgorithmIdentifier(tbs[i + 1]);
   const issuer = parseName(tbs[i + 2]);
   const validity = children(expectTag(tbs[i + 3], TAG.SEQUENCE, "Validity"));

@@ -8,7 +8,7 @@ import {
   parseName,
   parseTime,
 } from "./certificate.ts";
-import { children, decodeUnsigned, expectTag, parseDer, TAG, type Tlv } from "./der.ts";
+import { children, decodeSigned, decodeUnsigned, expectTag, parseDer, TAG, type Tlv } from "./der.ts";
 import { PkiError } from "./errors.ts";
 import { signatureSchemeOf, verifySignature } from "./signature.ts";
 
@@ -82,7 +82,7 @@ export function parseCrl(der: Uint8Array): Crl {
       if (parts.length < 2 || parts.length > 3)
         throw crlError("Cannot read CRL entry", "2 or 3 elements", "other");
       revoked.push({
-        serialNumber: decodeUnsigned(parts[0] as Tlv, "userCertificate"),
+        serialNumber: decodeSigned(parts[0] as Tlv, "userCertificate"),
         revocationDate: parseTime(parts[1], "revocationDate"),
       });
     }

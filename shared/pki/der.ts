@@ -135,6 +135,22 @@ export function decodeUnsigned(tlv: Tlv, what: string): bigint {
   return n;
 }
 
+/**
+ * INTEGER content as a signed bigint (two's complement). Only for serial numbers: RFC 5280 §4.1.2.2 asks
+ * for positive ones but tells users to "gracefully handle" non-conforming (negative, zero) serials.
+ */
+export function decodeSigned(tlv: Tlv, what: string): bigint {
+  expectTag(tlv, TAG.INTEGER, what);
+  const v = tlv.value;
+  if (v.length === 0 || v.length > 64) bad(`Cannot read ${what}`, "1..64 bytes", `${v.length} bytes`);
+  const b1 = (v[1] ?? 0) & 0x80;
+  if (v.length > 1 && ((v[0] === 0 && b1 === 0) || (v[0] === 0xff && b1 !== 0)))
+    bad(`Cannot read ${what}`, "a minimal INTEGER", toHex(v));
+  let n = 0n;
+  for (const b of v) n = (n << 8n) | BigInt(b);
+  return (v[0] as number) & 0x80 ? n - (1n << BigInt(8 * v.length)) : n;
+}
+
 /** Encode a DER header + content (used to rebuild a SubjectPublicKeyInfo). */
 export function encodeTlv(tag: number, value: Uint8Array): Uint8Array {
   const n = value.length;

@@ -184,3 +184,22 @@ describe("CRL", () => {
     expect(parseCrl(await crlOf(key, [])).revoked).toEqual([]);
   });
 });
+
+describe("serial numbers", () => {
+  test("zero and negative serials are tolerated (RFC 5280 §4.1.2.2: handle gracefully)", async () => {
+    const [build, key] = [buildTestCertificate, createTestKey];
+    const k = await key();
+    const at = { notBefore: new Date("2024-01-01T00:00:00Z"), notAfter: new Date("2034-01-01T00:00:00Z") };
+    const zero = parseCertificate(
+      await build({ ...at, issuer: "x", subject: "x", serial: 0, subjectKey: k.spki, signer: k }),
+    );
+    expect(zero.serialNumber).toBe(0n);
+    // Re-encode serial 0 as the negative INTEGER -1 (0xff): same length, so no other byte changes.
+    const d = (
+      await build({ ...at, issuer: "x", subject: "x", serial: 0x7f, subjectKey: k.spki, signer: k })
+    ).slice();
+    const i = d.findIndex((b, j) => b === 0x02 && d[j + 1] === 0x01 && d[j + 2] === 0x7f);
+    d[i + 2] = 0xff;
+    expect(parseCertificate(d).serialNumber).toBe(-1n);
+  });
+});

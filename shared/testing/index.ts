@@ -10,7 +10,10 @@ export {
   type FakeSnpPlatform,
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
+export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
+export { describeClusterStateConformance } from "./state-conformance.ts";
 export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export {
   buildTestCertificate,
   buildTestCrl,

@@ -113,21 +113,20 @@ function resolveProduct(
   leaf: AmdEndorsementKey,
   expected: Product | undefined,
 ): Product {
+  let fromCpuid: Product | undefined;
+  if ("cpuidFamId" in report) {
+    fromCpuid = productFromCpuid(report.cpuidFamId, report.cpuidModId);
+    if (fromCpuid === undefined)
+      throw new SnpVerifyError("PRODUCT_UNKNOWN", "Cannot determine product from report CPUID", {
+        expected: "family 19h (Milan/Genoa) or 1Ah (Turin)",
+        actual: `family 0x${report.cpuidFamId.toString(16)} model 0x${report.cpuidModId.toString(16)}`,
+      });
+  }
   const sources: [string, Product | undefined][] = [
     ["expected product", expected],
-    [
-      "report CPUID",
-      report.version >= 3 && "cpuidFamId" in report
-        ? (productFromCpuid(report.cpuidFamId, report.cpuidModId) ?? undefined)
-        : undefined,
-    ],
+    ["report CPUID", fromCpuid],
     [`certificate productName ${JSON.stringify(leaf.productName)}`, leaf.product],
   ];
-  if ("cpuidFamId" in report && productFromCpuid(report.cpuidFamId, report.cpuidModId) === undefined)
-    throw new SnpVerifyError("PRODUCT_UNKNOWN", "Cannot determine product from report CPUID", {
-      expected: "family 19h (Milan/Genoa) or 1Ah (Turin)",
-      actual: `family 0x${report.cpuidFamId.toString(16)} model 0x${report.cpuidModId.toString(16)}`,
-    });
   const known = sources.filter((s): s is [string, Product] => s[1] !== undefined);
   const first = known[0];
   if (first === undefined)
