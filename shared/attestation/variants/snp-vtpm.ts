@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { concat, constantTimeEqual, fromBase64Url, toHex } from "@asterism/bytes";
-import { parseSnpPolicy, type SnpPolicy } from "@asterism/sev-snp";
+import { createSnpVerifier, parseSnpPolicy, type SnpPolicy } from "@asterism/sev-snp";
 import { rsaParams, type TPMT_PUBLIC } from "@asterism/tpm";
 import * as v from "valibot";
 import { serializeAttestationDocument } from "../document.ts";
@@ -87,9 +87,17 @@ function validator(
   };
 }
 
+/** One SNP verifier per validator, so its verified-chain cache serves every validation. */
+function snpTrustOf(opts: SnpVtpmValidatorOptions): SnpTrust {
+  if (opts.snpTrust?.verifier) return opts.snpTrust;
+  const roots = opts.snpTrust?.trustedRoots;
+  return { verifier: createSnpVerifier(roots ? { trustedRoots: roots } : {}) };
+}
+
 /** `aws-sev-snp`: REPORT_DATA = SHA-512(AK SPKI); VLEK-signed by default. */
 export function createAwsSevSnpValidator(opts: SnpVtpmValidatorOptions): Validator {
   const now = opts.now ?? (() => new Date());
+  const snpTrust = snpTrustOf(opts);
   return validator("aws-sev-snp", opts, {
     akTrust: { kind: "unconditional", reason: "AK must be named by the SNP report" },
     instanceInfo: "required",
@@ -97,7 +105,7 @@ export function createAwsSevSnpValidator(opts: SnpVtpmValidatorOptions): Validat
       const info = snpInfo(evidence.instanceInfo);
       const snp = await checkSnpReport(
         info,
-        opts.snpTrust ?? {},
+        snpTrust,
         snpPolicy(opts.policy, { signer: "vlek" }),
         sha512(verified.akSpki),
         now(),
@@ -187,6 +195,7 @@ export function checkHclAkBinding(runtimeData: Uint8Array, ak: TPMT_PUBLIC): voi
 /** `azure-sev-snp`: REPORT_DATA = SHA-256(runtime data) ‖ 0³², runtime data names the AK; VCEK by default. */
 export function createAzureSevSnpValidator(opts: SnpVtpmValidatorOptions): Validator {
   const now = opts.now ?? (() => new Date());
+  const snpTrust = snpTrustOf(opts);
   return validator("azure-sev-snp", opts, {
     akTrust: { kind: "unconditional", reason: "AK must be named by the HCL runtime data" },
     instanceInfo: "required",
@@ -201,7 +210,7 @@ export function createAzureSevSnpValidator(opts: SnpVtpmValidatorOptions): Valid
       const reportData = concat(sha256(info.runtimeData), new Uint8Array(32));
       const snp = await checkSnpReport(
         info,
-        opts.snpTrust ?? {},
+        snpTrust,
         snpPolicy(opts.policy, { signer: "vcek" }),
         reportData,
         now(),
@@ -224,6 +233,7 @@ export const GCP_SEV_SNP_TECHNOLOGIES = ["AMD_SEV_SNP"] as const;
 /** `gcp-sev-snp`: gcp-sev-es's AK certificate and machine state, plus REPORT_DATA = extraData ‖ 0³². */
 export function createGcpSevSnpValidator(opts: SnpVtpmValidatorOptions): Validator {
   const now = opts.now ?? (() => new Date());
+  const snpTrust = snpTrustOf(opts);
   const trust = opts.akTrust;
   if (!trust || trust.roots.length === 0) {
     // Same rule as gcp-sev-es: without Google's roots there is no AK trust.
@@ -241,7 +251,7 @@ export function createGcpSevSnpValidator(opts: SnpVtpmValidatorOptions): Validat
       const machineState = checkGceMachineState(verified, GCP_SEV_SNP_TECHNOLOGIES);
       const snp = await checkSnpReport(
         info,
-        opts.snpTrust ?? {},
+        snpTrust,
         snpPolicy(opts.policy, { signer: "vcek" }),
         concat(extraData, new Uint8Array(32)),
         now(),
