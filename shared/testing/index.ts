@@ -12,7 +12,7 @@ export {
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
 export { describeClusterStateConformance } from "./state-conformance.ts";
-export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export { type StartSwtpmOptions, type SwtpmInstance, startSwtpm } from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export {
   buildTestCertificate,
