@@ -90,6 +90,12 @@ describe("parseMeasurementsJson()", () => {
     { name: "non-numeric index", input: JSON.stringify({ pcr4: H32("00") }), code: "INVALID_INDEX" },
     { name: "hex index", input: JSON.stringify({ "0x4": H32("00") }), code: "INVALID_INDEX" },
     {
+      name: "__proto__ key",
+      input: `{"__proto__": "${H32("00")}", "1": "${H32("00")}"}`,
+      code: "INVALID_INDEX",
+    },
+    { name: "constructor key", input: `{"constructor": "${H32("00")}"}`, code: "INVALID_INDEX" },
+    {
       name: "too many entries",
       input: JSON.stringify(
         Object.fromEntries(Array.from({ length: 257 }, (_, i) => [String(i), H32("00")])),

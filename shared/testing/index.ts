@@ -24,7 +24,11 @@ export {
   softwareExtraData,
 } from "./software-evidence.ts";
 export { describeClusterStateConformance } from "./state-conformance.ts";
-export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export {
+  type StartSwtpmOptions,
+  type SwtpmInstance,
+  startSwtpm,
+} from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export {
   buildTestCertificate,

@@ -99,3 +99,50 @@ async function importJwk(
     throw new QuoteVerificationError("MALFORMED", "Cannot import the attestation key", { cause: err });
   }
 }
+
+/**
+ * The SubjectPublicKeyInfo (DER) of an RSA or ECC TPMT_PUBLIC, e.g. to compare with the key in an AK or
+ * EK certificate (`bytesEqual(await tpmPublicToSpki(ak), cert.publicKey.rawData)`).
+ */
+export async function tpmPublicToSpki(pub: TPMT_PUBLIC): Promise<Uint8Array> {
+  const rsa = rsaParams(pub);
+  const ecc = eccParams(pub);
+  let key: CryptoKey;
+  try {
+    if (rsa) {
+      const e = rsa.parms.exponent === 0 ? 65537 : rsa.parms.exponent;
+      const eBytes = new Uint8Array(4);
+      new DataView(eBytes.buffer).setUint32(0, e);
+      let i = 0;
+      while (eBytes[i] === 0) i++;
+      key = await crypto.subtle.importKey(
+        "jwk",
+        { kty: "RSA", n: toBase64Url(rsa.modulus), e: toBase64Url(eBytes.subarray(i)) },
+        { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+        true,
+        ["verify"],
+      );
+    } else if (ecc) {
+      const curve = CURVES.get(ecc.parms.curveID);
+      if (!curve) throw unsupported("ECC curve", ecc.parms.curveID);
+      key = await crypto.subtle.importKey(
+        "jwk",
+        {
+          kty: "EC",
+          crv: curve.name,
+          x: toBase64Url(fixedWidth(ecc.point.x, curve.size, "ECC point x")),
+          y: toBase64Url(fixedWidth(ecc.point.y, curve.size, "ECC point y")),
+        },
+        { name: "ECDSA", namedCurve: curve.name },
+        true,
+        ["verify"],
+      );
+    } else {
+      throw unsupported("key type", pub.type);
+    }
+  } catch (err) {
+    if (err instanceof QuoteVerificationError) throw err;
+    throw new QuoteVerificationError("MALFORMED", "Cannot import the TPM public key", { cause: err });
+  }
+  return new Uint8Array(await crypto.subtle.exportKey("spki", key));
+}

@@ -80,7 +80,7 @@ describe("quote verification negatives", () => {
       name: "wrong PCR value",
       wantCode: "PCR_DIGEST_MISMATCH",
       mutate: (o) => {
-        const bank = new Map(o.pcrs.get(TPM_ALG.SHA256));
+        const bank = new Map(o.pcrs?.get(TPM_ALG.SHA256));
         bank.set(0, flip(bank.get(0) as Uint8Array, 0));
         return { ...o, pcrs: new Map([[TPM_ALG.SHA256, bank]]) };
       },
@@ -89,7 +89,7 @@ describe("quote verification negatives", () => {
       name: "missing PCR value",
       wantCode: "PCR_MISSING",
       mutate: (o) => {
-        const bank = new Map(o.pcrs.get(TPM_ALG.SHA256));
+        const bank = new Map(o.pcrs?.get(TPM_ALG.SHA256));
         bank.delete(23);
         return { ...o, pcrs: new Map([[TPM_ALG.SHA256, bank]]) };
       },
@@ -99,7 +99,7 @@ describe("quote verification negatives", () => {
       wantCode: "PCR_SELECTION_MISMATCH",
       mutate: (o) => ({
         ...o,
-        pcrs: new Map([...o.pcrs, [TPM_ALG.SHA1, new Map([[0, new Uint8Array(20)]])]]),
+        pcrs: new Map([...(o.pcrs ?? []), [TPM_ALG.SHA1, new Map([[0, new Uint8Array(20)]])]]),
       }),
     },
     {
@@ -158,6 +158,26 @@ describe("quote verification negatives", () => {
     const err = await verifyQuote(mutate(await base())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QuoteVerificationError);
     expect((err as QuoteVerificationError).code).toBe(wantCode);
+  });
+
+  test("mutating a TPMT_PUBLIC after use never verifies against the cached key", async () => {
+    const o = await base();
+    const pub = parseTpmtPublic(o.akPublic as Uint8Array);
+    await verifyQuote({ ...o, akPublic: pub });
+    (pub as { unique: Uint8Array }).unique = (pub.unique as Uint8Array).with(
+      10,
+      ((pub.unique as Uint8Array)[10] ?? 0) ^ 1,
+    );
+    const err = await verifyQuote({ ...o, akPublic: pub }).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("SIGNATURE_INVALID");
+  });
+
+  test("without PCR values only signature and nonce are checked, and the result says so", async () => {
+    const { pcrs: _, ...rest } = await base();
+    const v = await verifyQuote(rest);
+    expect(v.pcrDigestChecked).toBe(false);
+    expect(v.pcrs.size).toBe(0);
+    expect((await verifyQuote(await base())).pcrDigestChecked).toBe(true);
   });
 
   test("a signed non-quote attestation is NOT_A_QUOTE and a non-TPM magic is NOT_TPM_GENERATED", async () => {

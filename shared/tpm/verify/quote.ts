@@ -25,8 +25,12 @@ export interface VerifyQuoteOptions {
   readonly signature: Uint8Array;
   /** The verifier's nonce; must equal TPMS_ATTEST.extraData exactly (empty for "no nonce"). */
   readonly nonce: Uint8Array;
-  /** The claimed PCR values; exactly the quoted PCRs must be given (no more, no fewer). */
-  readonly pcrs: PcrBanks;
+  /**
+   * The claimed PCR values; exactly the quoted PCRs must be given (no more, no fewer). When omitted, the
+   * quote's selection and pcrDigest are NOT checked (`pcrDigestChecked: false`): only use that to check a
+   * quote's signature and nonce, never to accept PCR values.
+   */
+  readonly pcrs?: PcrBanks;
   /** When set, the quote must select exactly these PCRs. */
   readonly expectedSelection?: readonly PcrSelection[];
 }
@@ -37,25 +41,63 @@ export interface VerifiedQuote {
   readonly quoteInfo: TPMS_QUOTE_INFO;
   /** The signature's hash, which is also the pcrDigest hash. */
   readonly signatureHash: HashInfo;
-  /** The quoted PCR values (now authenticated), per bank. */
+  /** The quoted PCR values (now authenticated), per bank; empty when `pcrs` was not supplied. */
   readonly pcrs: PcrBanks;
+  /** False only when no PCR values were supplied. */
+  readonly pcrDigestChecked: boolean;
 }
 
-const keyCache = new WeakMap<TPMT_PUBLIC, Map<string, Promise<CryptoKey>>>();
+/**
+ * Imported WebCrypto keys per TPMT_PUBLIC object (importing costs as much as a verification). Each entry
+ * keeps a copy of the key material it was imported from and is used only while the object still holds
+ * exactly that material, so mutating a TPMT_PUBLIC after use can never verify against a stale key.
+ */
+const keyCache = new WeakMap<TPMT_PUBLIC, { material: KeyMaterial; keys: Map<number, Promise<CryptoKey>> }>();
+
+/** What the imported key depends on: parameters and (copied) public bytes. */
+interface KeyMaterial {
+  readonly params: number;
+  readonly a: Uint8Array;
+  readonly b: Uint8Array;
+}
+
+function sameMaterial(m: KeyMaterial, pub: TPMT_PUBLIC): boolean {
+  const rsa = rsaParams(pub);
+  if (rsa)
+    return m.params === rsa.parms.keyBits * 2 ** 32 + rsa.parms.exponent && bytesEqual(m.a, rsa.modulus);
+  const ecc = eccParams(pub);
+  if (ecc)
+    return m.params === ecc.parms.curveID && bytesEqual(m.a, ecc.point.x) && bytesEqual(m.b, ecc.point.y);
+  return false;
+}
+
+function materialOf(pub: TPMT_PUBLIC): KeyMaterial {
+  const rsa = rsaParams(pub);
+  if (rsa)
+    return {
+      params: rsa.parms.keyBits * 2 ** 32 + rsa.parms.exponent,
+      a: rsa.modulus.slice(),
+      b: new Uint8Array(0),
+    };
+  const ecc = eccParams(pub);
+  if (ecc) return { params: ecc.parms.curveID, a: ecc.point.x.slice(), b: ecc.point.y.slice() };
+  return { params: -1, a: new Uint8Array(0), b: new Uint8Array(0) };
+}
 
 function cachedKey(pub: TPMT_PUBLIC, sigAlg: number, hashAlg: number): Promise<CryptoKey> {
-  let m = keyCache.get(pub);
-  if (!m) {
-    m = new Map();
-    keyCache.set(pub, m);
+  let entry = keyCache.get(pub);
+  if (!entry || !sameMaterial(entry.material, pub)) {
+    entry = { material: materialOf(pub), keys: new Map() };
+    keyCache.set(pub, entry);
   }
-  const k = `${sigAlg}:${hashAlg}`;
-  let p = m.get(k);
+  const keys = entry.keys;
+  const k = sigAlg * 0x10000 + hashAlg;
+  let p = keys.get(k);
   if (!p) {
     p = tpmPublicToCryptoKey(pub, sigAlg, hashAlg);
     // A failed import is not cached: the next call reports the same error afresh.
-    p.catch(() => m?.delete(k));
-    m.set(k, p);
+    p.catch(() => keys.delete(k));
+    keys.set(k, p);
   }
   return p;
 }
@@ -118,11 +160,15 @@ function selectionKey(sel: readonly PcrSelection[]): string {
     .join(";");
 }
 
-async function verifySignature(
+/**
+ * Check the signature's form against the AK synchronously (throws at once), then return the pending
+ * WebCrypto verification, so that the caller can do its own checks while the signature is verified.
+ */
+function startSignatureCheck(
   pub: TPMT_PUBLIC,
   sigBytes: Uint8Array,
   signed: Uint8Array,
-): Promise<HashInfo> {
+): { hash: HashInfo; verified: Promise<void> } {
   const sig = parse("TPMT_SIGNATURE", () => decode(TPMT_SIGNATURE, sigBytes));
   const rsa = rsaParams(pub);
   const ecc = eccParams(pub);
@@ -138,7 +184,6 @@ async function verifySignature(
   }
   let hashAlg: number;
   let raw: Uint8Array;
-  let alg: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
   const algs: (RsaPssParams | EcdsaParams | AlgorithmIdentifier)[] = [];
   switch (sig.sigAlg) {
     case TPM_ALG.RSASSA:
@@ -184,12 +229,16 @@ async function verifySignature(
       actual: `0x${hashAlg.toString(16)}`,
     });
   if (sig.sigAlg === TPM_ALG.ECDSA) algs.push({ name: "ECDSA", hash: hash.webcrypto } as EcdsaParams);
-  const key = await cachedKey(pub, sig.sigAlg, hashAlg);
-  for (alg of algs)
-    if (await crypto.subtle.verify(alg, key, raw as BufferSource, signed as BufferSource)) return hash;
-  throw new QuoteVerificationError("SIGNATURE_INVALID", "Quote signature does not verify", {
-    actual: `${hash.name} signature over ${signed.length} bytes`,
-  });
+  const keyPromise = cachedKey(pub, sig.sigAlg, hashAlg);
+  const verified = (async () => {
+    const key = await keyPromise;
+    for (const alg of algs)
+      if (await crypto.subtle.verify(alg, key, raw as BufferSource, signed as BufferSource)) return;
+    throw new QuoteVerificationError("SIGNATURE_INVALID", "Quote signature does not verify", {
+      actual: `${hash.name} signature over ${signed.length} bytes`,
+    });
+  })();
+  return { hash, verified };
 }
 
 /**
@@ -220,7 +269,22 @@ export async function verifyQuote(opts: VerifyQuoteOptions): Promise<VerifiedQuo
         actual: `restricted=${pub.objectAttributes.restricted} sign=${pub.objectAttributes.sign} decrypt=${pub.objectAttributes.decrypt}`,
       },
     );
-  const hash = await verifySignature(pub, opts.signature, opts.attest);
+  const { hash, verified } = startSignatureCheck(pub, opts.signature, opts.attest);
+  // The content checks run while WebCrypto verifies the signature; their verdict is only reported once
+  // the signature is known to be good, so a forged quote is always SIGNATURE_INVALID.
+  let checked: VerifiedQuote | undefined;
+  let failure: unknown;
+  try {
+    checked = checkContent(opts, hash);
+  } catch (err) {
+    failure = err;
+  }
+  await verified;
+  if (failure !== undefined || !checked) throw failure;
+  return checked;
+}
+
+function checkContent(opts: VerifyQuoteOptions, hash: HashInfo): VerifiedQuote {
   let attest: TPMS_ATTEST;
   try {
     attest = decode(TPMS_ATTEST, opts.attest);
@@ -248,33 +312,89 @@ export async function verifyQuote(opts: VerifyQuoteOptions): Promise<VerifiedQuo
       actual: `"${toHex(attest.extraData)}"`,
     });
   const info = attest.attested as TPMS_QUOTE_INFO;
-  const quoted = selectionKey(info.pcrSelect);
-  if (opts.expectedSelection && selectionKey(opts.expectedSelection) !== quoted)
+  const supplied = opts.pcrs;
+  if (opts.expectedSelection && !sameSelection(opts.expectedSelection, info.pcrSelect))
     throw new QuoteVerificationError("PCR_SELECTION_MISMATCH", "Quote selects other PCRs than expected", {
       expected: selectionKey(opts.expectedSelection),
-      actual: quoted,
+      actual: selectionKey(info.pcrSelect),
     });
-  const supplied = selectionKey([...opts.pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] })));
-  if (supplied !== quoted) {
-    const code = computeMissing(info.pcrSelect, opts.pcrs) ? "PCR_MISSING" : "PCR_SELECTION_MISMATCH";
+  if (!supplied)
+    return { attest, quoteInfo: info, signatureHash: hash, pcrs: new Map(), pcrDigestChecked: false };
+  if (!suppliedExactly(info.pcrSelect, supplied)) {
+    const given = [...supplied].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] }));
+    const code = computeMissing(info.pcrSelect, supplied) ? "PCR_MISSING" : "PCR_SELECTION_MISMATCH";
     throw new QuoteVerificationError(code, "Supplied PCR values do not match the quote's selection", {
-      expected: quoted,
-      actual: supplied,
+      expected: selectionKey(info.pcrSelect),
+      actual: selectionKey(given),
     });
   }
-  const computed = computePcrDigest(hash, info.pcrSelect, opts.pcrs);
+  const computed = computePcrDigest(hash, info.pcrSelect, supplied);
   if (!bytesEqual(computed, info.pcrDigest))
     throw new QuoteVerificationError("PCR_DIGEST_MISMATCH", "PCR values do not match the quoted pcrDigest", {
       expected: `"${toHex(info.pcrDigest)}"`,
       actual: `"${toHex(computed)}"`,
     });
-  const pcrs: PcrBanks = new Map();
-  for (const sel of info.pcrSelect) {
-    const m = pcrs.get(sel.hash) ?? new Map<number, Uint8Array>();
-    for (const i of sel.pcrSelect) m.set(i, opts.pcrs.get(sel.hash)?.get(i) as Uint8Array);
-    pcrs.set(sel.hash, m);
+  // suppliedExactly() established that opts.pcrs holds exactly the quoted PCRs.
+  return { attest, quoteInfo: info, signatureHash: hash, pcrs: supplied, pcrDigestChecked: true };
+}
+
+/**
+ * True when `pcrs` holds exactly the PCRs `sel` selects: every selected one present and nothing else
+ * (a value the quote does not cover must not look authenticated to the caller).
+ */
+function suppliedExactly(sel: readonly PcrSelection[], pcrs: PcrBanks): boolean {
+  let selected = 0;
+  let seenBanks = 0;
+  for (const s of sel) {
+    if (!s.pcrSelect.length) continue;
+    seenBanks++;
+    const bank = pcrs.get(s.hash);
+    if (!bank) return false;
+    for (const p of s.pcrSelect) if (!bank.has(p)) return false;
+    selected += s.pcrSelect.length;
   }
-  return { attest, quoteInfo: info, signatureHash: hash, pcrs };
+  let supplied = 0;
+  for (const bank of pcrs.values()) supplied += bank.size;
+  // A bank listed twice makes the counts ambiguous: fall back to exact set comparison.
+  if (seenBanks > 1 && hasDuplicateBank(sel))
+    return sameSelection(
+      [...pcrs].map(([h, m]) => ({ hash: h, pcrSelect: [...m.keys()] })),
+      sel,
+    );
+  return supplied === selected;
+}
+
+function hasDuplicateBank(sel: readonly PcrSelection[]): boolean {
+  for (let i = 0; i < sel.length; i++)
+    for (let j = i + 1; j < sel.length; j++)
+      if (sel[i]?.hash === sel[j]?.hash && sel[i]?.pcrSelect.length && sel[j]?.pcrSelect.length) return true;
+  return false;
+}
+
+/** Set equality of two selections (bank → PCR set), ignoring order, duplicates and empty banks. */
+function sameSelection(a: readonly PcrSelection[], b: readonly PcrSelection[]): boolean {
+  const toMap = (sel: readonly PcrSelection[]) => {
+    const m = new Map<number, Set<number>>();
+    for (const s of sel) {
+      if (!s.pcrSelect.length) continue;
+      let set = m.get(s.hash);
+      if (!set) {
+        set = new Set();
+        m.set(s.hash, set);
+      }
+      for (const p of s.pcrSelect) set.add(p);
+    }
+    return m;
+  };
+  const ma = toMap(a);
+  const mb = toMap(b);
+  if (ma.size !== mb.size) return false;
+  for (const [h, sa] of ma) {
+    const sb = mb.get(h);
+    if (!sb || sb.size !== sa.size) return false;
+    for (const p of sa) if (!sb.has(p)) return false;
+  }
+  return true;
 }
 
 function computeMissing(sel: readonly PcrSelection[], pcrs: PcrBanks): boolean {
