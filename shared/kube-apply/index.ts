@@ -16,3 +16,20 @@ export {
 } from "./object.ts";
 export { apiVersionOf, RESOURCES, type ResourceInfo, resourceFor, resourcePath } from "./resources.ts";
 export { type SchemaViolation, schemaViolations, validateObject } from "./validate.ts";
+export {
+  type ApplyOptions,
+  type ApplyResult,
+  applyAll,
+  applyObject,
+  FIELD_MANAGER,
+  getObject,
+  sortForApply,
+} from "./apply.ts";
+export {
+  createKubeClient,
+  type KubeClient,
+  type KubeClientOptions,
+  type KubeFetch,
+  type KubeRequest,
+  type KubeTls,
+} from "./client.ts";
