@@ -7,3 +7,10 @@
 export { RenderError, type RenderErrorCode } from "./errors.ts";
 export { listOverlays, parseManifestFile, renderKustomization } from "./kustomize.ts";
 export { strategicMerge } from "./strategic-merge.ts";
+export {
+  checkPolicy,
+  POD_SECURITY_EXCEPTION_ANNOTATION,
+  type PolicyCode,
+  type PolicyViolation,
+  PRIVILEGED_REASON_ANNOTATION,
+} from "./policy.ts";

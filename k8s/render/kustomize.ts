@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isRecord, type KubeObject, KubeObjectSchema, objectKey } from "@asterism/kube-apply";
 import * as v from "valibot";
-import { parseAllDocuments } from "yaml";
+import { type DocumentOptions, type ParseOptions, parseAllDocuments, type ScalarTag, type SchemaOptions } from "yaml";
 import { RenderError } from "./errors.ts";
 import { strategicMerge } from "./strategic-merge.ts";
 
@@ -38,6 +38,23 @@ const KustomizationSchema = v.strictObject({
 
 type Kustomization = v.InferOutput<typeof KustomizationSchema>;
 
+/**
+ * How kustomize (kyaml, on go-yaml v3) reads scalars: YAML 1.2 core (`n`, `yes`, `on` stay strings) plus
+ * the legacy octal form, so `defaultMode: 0440` is 288 as in Kubernetes, not decimal 440 (which would
+ * silently grant the wrong file mode).
+ */
+const LEGACY_OCTAL: ScalarTag = {
+  tag: "tag:yaml.org,2002:int",
+  default: true,
+  format: "OCT",
+  test: /^0[0-7]+$/,
+  resolve: (s: string) => Number.parseInt(s, 8),
+  identify: (v: unknown) => typeof v === "number",
+};
+const YAML_OPTIONS = { version: "1.2", customTags: (tags) => [LEGACY_OCTAL, ...tags] } as const satisfies ParseOptions &
+  DocumentOptions &
+  SchemaOptions;
+
 /** Workload kinds whose pod template carries containers (images) and template labels. */
 const POD_TEMPLATE_KINDS = new Set(["DaemonSet", "Deployment", "StatefulSet", "ReplicaSet", "Job"]);
 
@@ -54,8 +71,7 @@ function readText(path: string): string {
 
 /** Every document of a YAML file, each checked to be a Kubernetes object. Empty documents are skipped. */
 export function parseManifestFile(path: string): KubeObject[] {
-  // YAML 1.1 like kubectl (go-yaml v2): `defaultMode: 0440` is octal there and decimal 440 in YAML 1.2.
-  const docs = parseAllDocuments(readText(path), { version: "1.1" });
+  const docs = parseAllDocuments(readText(path), YAML_OPTIONS);
   const out: KubeObject[] = [];
   for (const doc of docs) {
     if (doc.errors.length > 0)
@@ -76,7 +92,7 @@ export function parseManifestFile(path: string): KubeObject[] {
 }
 
 function loadKustomization(dir: string): Kustomization {
-  const docs = parseAllDocuments(readText(join(dir, "kustomization.yaml")), { version: "1.1" });
+  const docs = parseAllDocuments(readText(join(dir, "kustomization.yaml")), YAML_OPTIONS);
   const first = docs[0];
   if (docs.length !== 1 || first === undefined || first.errors.length > 0)
     throw new RenderError("INVALID_KUSTOMIZATION", "Cannot parse kustomization.yaml", {
