@@ -6,7 +6,6 @@
  */
 export { RenderError, type RenderErrorCode } from "./errors.ts";
 export { listOverlays, parseManifestFile, renderKustomization } from "./kustomize.ts";
-export { strategicMerge } from "./strategic-merge.ts";
 export {
   checkPolicy,
   POD_SECURITY_EXCEPTION_ANNOTATION,
@@ -14,3 +13,4 @@ export {
   type PolicyViolation,
   PRIVILEGED_REASON_ANNOTATION,
 } from "./policy.ts";
+export { strategicMerge } from "./strategic-merge.ts";

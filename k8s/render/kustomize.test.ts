@@ -50,8 +50,16 @@ function renderError(fn: () => unknown): RenderErrorCode {
 
 describe("rejections", () => {
   test.each([
-    { name: "namespace field (rewrites kube-system objects)", kz: "resources: [c.yaml]\nnamespace: x\n", want: "UNSUPPORTED" },
-    { name: "commonLabels (rewrites selectors)", kz: "resources: [c.yaml]\ncommonLabels: {a: b}\n", want: "UNSUPPORTED" },
+    {
+      name: "namespace field (rewrites kube-system objects)",
+      kz: "resources: [c.yaml]\nnamespace: x\n",
+      want: "UNSUPPORTED",
+    },
+    {
+      name: "commonLabels (rewrites selectors)",
+      kz: "resources: [c.yaml]\ncommonLabels: {a: b}\n",
+      want: "UNSUPPORTED",
+    },
     { name: "generators", kz: "configMapGenerator: [{name: g}]\n", want: "UNSUPPORTED" },
     {
       name: "labels with selectors",
@@ -61,7 +69,11 @@ describe("rejections", () => {
     { name: "inline patch", kz: "resources: [c.yaml]\npatches: [{patch: 'x'}]\n", want: "UNSUPPORTED" },
     { name: "missing resource file", kz: "resources: [nope.yaml]\n", want: "READ_FAILED" },
     { name: "duplicate object", kz: "resources: [c.yaml, c2.yaml]\n", want: "DUPLICATE_RESOURCE" },
-    { name: "patch without target", kz: "resources: [c.yaml]\npatches: [{path: p.yaml}]\n", want: "PATCH_TARGET_NOT_FOUND" },
+    {
+      name: "patch without target",
+      kz: "resources: [c.yaml]\npatches: [{path: p.yaml}]\n",
+      want: "PATCH_TARGET_NOT_FOUND",
+    },
     { name: "resource that is not an object", kz: "resources: [bad.yaml]\n", want: "INVALID_RESOURCE" },
     { name: "$patch directive", kz: "resources: [c.yaml]\npatches: [{path: d.yaml}]\n", want: "UNSUPPORTED" },
     { name: "self-reference", kz: "resources: [.]\n", want: "UNSUPPORTED" },
@@ -72,7 +84,8 @@ describe("rejections", () => {
       "c2.yaml": CM,
       "bad.yaml": "just: text\n",
       "p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: n}\n",
-      "d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {$patch: replace}\n",
+      "d.yaml":
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {$patch: replace}\n",
     });
     expect(renderError(() => renderKustomization(root))).toBe(want as RenderErrorCode);
   });
@@ -99,8 +112,14 @@ spec:
 `,
     });
     const [ds] = renderKustomization(join(root, "o"));
-    const spec = (ds as unknown as { spec: { template: { spec: Record<string, unknown[]> } } }).spec.template.spec;
-    const containers = spec["containers"] as { name: string; env?: unknown; ports?: unknown; args?: unknown }[];
+    const spec = (ds as unknown as { spec: { template: { spec: Record<string, unknown[]> } } }).spec.template
+      .spec;
+    const containers = spec["containers"] as {
+      name: string;
+      env?: unknown;
+      ports?: unknown;
+      args?: unknown;
+    }[];
     expect(containers.map((c) => c.name)).toEqual(["e", "c", "d"]);
     expect(containers[1]?.env).toEqual([
       { name: "C", value: "3" },
@@ -118,7 +137,8 @@ spec:
 
   test("labels reach metadata (and templates only when asked), never selectors", () => {
     const root = tree({
-      "kustomization.yaml": "resources: [ds.yaml]\nlabels: [{pairs: {p: q}}, {pairs: {t: u}, includeTemplates: true}]\n",
+      "kustomization.yaml":
+        "resources: [ds.yaml]\nlabels: [{pairs: {p: q}}, {pairs: {t: u}, includeTemplates: true}]\n",
       "ds.yaml": DS,
     });
     const [ds] = renderKustomization(root);
@@ -130,13 +150,22 @@ spec:
 
   test.each([
     { name: "tag", rule: "{name: example/app, newTag: v2}", want: "example/app:v2" },
-    { name: "new name", rule: "{name: example/app, newName: reg.io/x/app, newTag: v3}", want: "reg.io/x/app:v3" },
-    { name: "digest", rule: `{name: example/app, digest: "sha256:${"a".repeat(64)}"}`, want: `example/app@sha256:${"a".repeat(64)}` },
+    {
+      name: "new name",
+      rule: "{name: example/app, newName: reg.io/x/app, newTag: v3}",
+      want: "reg.io/x/app:v3",
+    },
+    {
+      name: "digest",
+      rule: `{name: example/app, digest: "sha256:${"a".repeat(64)}"}`,
+      want: `example/app@sha256:${"a".repeat(64)}`,
+    },
   ])("images: $name", ({ rule, want }) => {
     const root = tree({ "kustomization.yaml": `resources: [ds.yaml]\nimages: [${rule}]\n`, "ds.yaml": DS });
     const [ds] = renderKustomization(root);
-    const containers = (ds as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template
-      .spec.containers;
+    const containers = (
+      ds as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }
+    ).spec.template.spec.containers;
     expect(containers.map((c) => c.image)).toEqual([want, "example/side:v1"]);
   });
 });

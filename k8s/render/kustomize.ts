@@ -2,7 +2,13 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isRecord, type KubeObject, KubeObjectSchema, objectKey } from "@asterism/kube-apply";
 import * as v from "valibot";
-import { type DocumentOptions, type ParseOptions, parseAllDocuments, type ScalarTag, type SchemaOptions } from "yaml";
+import {
+  type DocumentOptions,
+  type ParseOptions,
+  parseAllDocuments,
+  type ScalarTag,
+  type SchemaOptions,
+} from "yaml";
 import { RenderError } from "./errors.ts";
 import { strategicMerge } from "./strategic-merge.ts";
 
@@ -51,9 +57,10 @@ const LEGACY_OCTAL: ScalarTag = {
   resolve: (s: string) => Number.parseInt(s, 8),
   identify: (v: unknown) => typeof v === "number",
 };
-const YAML_OPTIONS = { version: "1.2", customTags: (tags) => [LEGACY_OCTAL, ...tags] } as const satisfies ParseOptions &
-  DocumentOptions &
-  SchemaOptions;
+const YAML_OPTIONS = {
+  version: "1.2",
+  customTags: (tags) => [LEGACY_OCTAL, ...tags],
+} as const satisfies ParseOptions & DocumentOptions & SchemaOptions;
 
 /** Workload kinds whose pod template carries containers (images) and template labels. */
 const POD_TEMPLATE_KINDS = new Set(["DaemonSet", "Deployment", "StatefulSet", "ReplicaSet", "Job"]);
@@ -118,7 +125,8 @@ function addLabels(obj: KubeObject, pairs: Record<string, string>, includeTempla
   const out = structuredClone(obj);
   out.metadata.labels = { ...(out.metadata.labels ?? {}), ...pairs };
   if (includeTemplates && POD_TEMPLATE_KINDS.has(out.kind)) {
-    const template = (out["spec"] as { template?: { metadata?: { labels?: Record<string, string> } } })?.template;
+    const template = (out["spec"] as { template?: { metadata?: { labels?: Record<string, string> } } })
+      ?.template;
     if (template !== undefined) {
       template.metadata ??= {};
       template.metadata.labels = { ...(template.metadata.labels ?? {}), ...pairs };

@@ -93,30 +93,36 @@ function checkPod(o: KubeObject, out: PolicyViolation[]): void {
   for (const ns of ["hostNetwork", "hostPID", "hostIPC"])
     if (spec[ns] === true) add("POD_SECURITY", `${ns} is true`);
   for (const vol of arr(spec["volumes"]))
-    if (isRecord(vol) && vol["hostPath"] !== undefined) waivable.push(`hostPath volume ${String(vol["name"])}`);
+    if (isRecord(vol) && vol["hostPath"] !== undefined)
+      waivable.push(`hostPath volume ${String(vol["name"])}`);
 
   const containers = [...arr(spec["initContainers"]), ...arr(spec["containers"])].map(rec);
   for (const c of containers) {
     const name = String(c["name"]);
     const sc = rec(c["securityContext"]);
     const image = c["image"];
-    if (typeof image !== "string" || !imagePinned(image)) add("IMAGE_NOT_PINNED", `${name}: ${String(image)}`);
+    if (typeof image !== "string" || !imagePinned(image))
+      add("IMAGE_NOT_PINNED", `${name}: ${String(image)}`);
     if (sc["privileged"] === true && !hasReason(meta, PRIVILEGED_REASON_ANNOTATION))
       add("PRIVILEGED_WITHOUT_REASON", name);
     const res = rec(c["resources"]);
     for (const kind of ["requests", "limits"])
       for (const r of ["cpu", "memory"])
         if (rec(res[kind])[r] === undefined) add("MISSING_RESOURCES", `${name}: ${kind}.${r}`);
-    for (const p of ["livenessProbe", "readinessProbe"]) if (c[p] === undefined) add("MISSING_PROBES", `${name}: ${p}`);
+    for (const p of ["livenessProbe", "readinessProbe"])
+      if (c[p] === undefined) add("MISSING_PROBES", `${name}: ${p}`);
 
-    if (sc["allowPrivilegeEscalation"] !== false) add("POD_SECURITY", `${name}: allowPrivilegeEscalation is not false`);
-    if (sc["readOnlyRootFilesystem"] !== true) add("POD_SECURITY", `${name}: readOnlyRootFilesystem is not true`);
+    if (sc["allowPrivilegeEscalation"] !== false)
+      add("POD_SECURITY", `${name}: allowPrivilegeEscalation is not false`);
+    if (sc["readOnlyRootFilesystem"] !== true)
+      add("POD_SECURITY", `${name}: readOnlyRootFilesystem is not true`);
     const caps = rec(sc["capabilities"]);
     if (!arr(caps["drop"]).includes("ALL")) add("POD_SECURITY", `${name}: capabilities do not drop ALL`);
     const added = arr(caps["add"]).filter((x) => x !== "NET_BIND_SERVICE");
     if (added.length > 0) add("POD_SECURITY", `${name}: adds capabilities ${added.join(",")}`);
     const seccomp = rec(sc["seccompProfile"])["type"] ?? rec(podSec["seccompProfile"])["type"];
-    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") add("POD_SECURITY", `${name}: seccomp not RuntimeDefault`);
+    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost")
+      add("POD_SECURITY", `${name}: seccomp not RuntimeDefault`);
     const nonRoot = sc["runAsNonRoot"] ?? podSec["runAsNonRoot"];
     const uid = sc["runAsUser"] ?? podSec["runAsUser"];
     if (nonRoot !== true || uid === 0) waivable.push(`${name}: runs as root or without runAsNonRoot`);
@@ -132,7 +138,10 @@ function checkPod(o: KubeObject, out: PolicyViolation[]): void {
       .map((p) => String(p["containerPort"])),
   );
   if (ann["prometheus.io/scrape"] !== "true" || !opsPorts.includes(String(ann["prometheus.io/port"])))
-    add("METRICS_ANNOTATIONS", `scrape=${String(ann["prometheus.io/scrape"])} port=${String(ann["prometheus.io/port"])}`);
+    add(
+      "METRICS_ANNOTATIONS",
+      `scrape=${String(ann["prometheus.io/scrape"])} port=${String(ann["prometheus.io/port"])}`,
+    );
 
   if (o.kind === "DaemonSet" && CONTROL_PLANE_DAEMONSETS.has(o.metadata.name)) {
     const terms = arr(
@@ -181,7 +190,11 @@ export function checkPolicy(objects: readonly KubeObject[]): PolicyViolation[] {
       const labels = o.metadata.labels ?? {};
       for (const mode of ["enforce", "audit", "warn"])
         if (labels[`pod-security.kubernetes.io/${mode}`] === undefined)
-          out.push({ code: "NAMESPACE_LABELS", object: idOf(o), detail: `pod-security.kubernetes.io/${mode}` });
+          out.push({
+            code: "NAMESPACE_LABELS",
+            object: idOf(o),
+            detail: `pod-security.kubernetes.io/${mode}`,
+          });
     }
     checkPod(o, out);
   }

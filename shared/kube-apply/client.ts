@@ -93,7 +93,8 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
       try {
         json = text === "" ? undefined : JSON.parse(text);
       } catch (cause) {
-        if (res.ok) throw new KubeError("INVALID_RESPONSE", action, { expected: "JSON", cause, status: res.status });
+        if (res.ok)
+          throw new KubeError("INVALID_RESPONSE", action, { expected: "JSON", cause, status: res.status });
       }
       if (res.ok) return json;
       const status = v.safeParse(StatusSchema, json);

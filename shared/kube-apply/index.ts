@@ -5,17 +5,7 @@
  *
  * @module
  */
-export { KubeError, type KubeErrorCode } from "./errors.ts";
-export {
-  isRecord,
-  type JsonValue,
-  type KubeObject,
-  KubeObjectSchema,
-  ObjectMetaSchema,
-  objectKey,
-} from "./object.ts";
-export { apiVersionOf, RESOURCES, type ResourceInfo, resourceFor, resourcePath } from "./resources.ts";
-export { type SchemaViolation, schemaViolations, validateObject } from "./validate.ts";
+
 export {
   type ApplyOptions,
   type ApplyResult,
@@ -33,3 +23,14 @@ export {
   type KubeRequest,
   type KubeTls,
 } from "./client.ts";
+export { KubeError, type KubeErrorCode } from "./errors.ts";
+export {
+  isRecord,
+  type JsonValue,
+  type KubeObject,
+  KubeObjectSchema,
+  ObjectMetaSchema,
+  objectKey,
+} from "./object.ts";
+export { apiVersionOf, RESOURCES, type ResourceInfo, resourceFor, resourcePath } from "./resources.ts";
+export { type SchemaViolation, schemaViolations, validateObject } from "./validate.ts";

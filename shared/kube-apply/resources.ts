@@ -22,7 +22,13 @@ export interface ResourceInfo {
 export const RESOURCES: readonly ResourceInfo[] = [
   { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
   { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
-  { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRole",
+    plural: "clusterroles",
+    namespaced: false,
+  },
   {
     group: "rbac.authorization.k8s.io",
     version: "v1",
@@ -31,7 +37,13 @@ export const RESOURCES: readonly ResourceInfo[] = [
     namespaced: false,
   },
   { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true },
-  { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+  },
   {
     group: "admissionregistration.k8s.io",
     version: "v1",
@@ -48,7 +60,13 @@ export const RESOURCES: readonly ResourceInfo[] = [
   },
   { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true },
   { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true },
-  { group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true },
+  {
+    group: "networking.k8s.io",
+    version: "v1",
+    kind: "NetworkPolicy",
+    plural: "networkpolicies",
+    namespaced: true,
+  },
   { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
   { group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets", namespaced: true },
 ];

@@ -13,7 +13,11 @@ const K8S = join(repoRoot, "k8s");
 
 function kubectlKustomize(dir: string): string | undefined {
   try {
-    const p = Bun.spawnSync(["kubectl", "kustomize", dir], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+    const p = Bun.spawnSync(["kubectl", "kustomize", dir], {
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 30_000,
+    });
     return p.exitCode === 0 ? p.stdout.toString() : undefined;
   } catch {
     return undefined;

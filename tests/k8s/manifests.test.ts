@@ -7,7 +7,10 @@ import { checkPolicy, listOverlays, parseManifestFile, renderKustomization } fro
 
 const K8S = join(repoRoot, "k8s");
 const OVERLAYS = listOverlays(K8S);
-const TARGETS = [["base", join(K8S, "base")] as const, ...OVERLAYS.map((o) => [o, join(K8S, "overlays", o)] as const)];
+const TARGETS = [
+  ["base", join(K8S, "base")] as const,
+  ...OVERLAYS.map((o) => [o, join(K8S, "overlays", o)] as const),
+];
 const VARIANTS: Record<string, string> = {
   qemu: "qemu-vtpm",
   aws: "aws-sev-snp",
@@ -17,13 +20,16 @@ const VARIANTS: Record<string, string> = {
 
 type Rec = Record<string, unknown>;
 const find = (objs: KubeObject[], kind: string, name: string, namespace = "asterism-system") => {
-  const o = objs.find((x) => x.kind === kind && x.metadata.name === name && (x.metadata.namespace ?? "") === namespace);
+  const o = objs.find(
+    (x) => x.kind === kind && x.metadata.name === name && (x.metadata.namespace ?? "") === namespace,
+  );
   if (o === undefined) throw new Error(`missing ${kind} ${namespace}/${name}`);
   return o as KubeObject & Rec;
 };
 const podSpec = (ds: Rec) => ((ds["spec"] as Rec)["template"] as Rec)["spec"] as Rec;
 const container = (ds: Rec) => (podSpec(ds)["containers"] as Rec[])[0] as Rec;
-const env = (ds: Rec, name: string) => (container(ds)["env"] as Rec[]).find((e) => e["name"] === name)?.["value"];
+const env = (ds: Rec, name: string) =>
+  (container(ds)["env"] as Rec[]).find((e) => e["name"] === name)?.["value"];
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -79,16 +85,25 @@ describe.each(TARGETS)("%s renders", (name, dir) => {
     for (const role of roles) {
       for (const rule of role["rules"] as Rec[]) {
         const verbs = rule["verbs"] as string[];
-        for (const field of ["verbs", "resources", "apiGroups"]) expect(rule[field] as string[]).not.toContain("*");
+        for (const field of ["verbs", "resources", "apiGroups"])
+          expect(rule[field] as string[]).not.toContain("*");
         expect(verbs).not.toContain("list");
         expect(verbs).not.toContain("watch");
         expect(verbs).not.toContain("delete");
         // `create` cannot be restricted by name; every other rule must be.
-        if (!verbs.every((v) => v === "create")) expect((rule["resourceNames"] as string[]).length).toBeGreaterThan(0);
+        if (!verbs.every((v) => v === "create"))
+          expect((rule["resourceNames"] as string[]).length).toBeGreaterThan(0);
       }
     }
     const kms = find(objects, "Role", "kms")["rules"];
-    expect(kms).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: ["kms-wrapped-key"], verbs: ["get", "update"] }]);
+    expect(kms).toEqual([
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: ["kms-wrapped-key"],
+        verbs: ["get", "update"],
+      },
+    ]);
     const kubeSystem = find(objects, "Role", "asterism-join-service", "kube-system")["rules"] as Rec[];
     expect(kubeSystem.filter((r) => (r["verbs"] as string[]).includes("create"))).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
@@ -101,8 +116,12 @@ describe.each(TARGETS)("%s renders", (name, dir) => {
     const bindings = objects.filter((o) => o.kind === "RoleBinding") as Rec[];
     for (const b of bindings)
       for (const s of b["subjects"] as Rec[]) expect(s["name"]).not.toBe("verification-service");
-    expect(find(objects, "ServiceAccount", "verification-service")["automountServiceAccountToken"]).toBe(false);
-    expect(podSpec(find(objects, "DaemonSet", "verification-service"))["automountServiceAccountToken"]).toBe(false);
+    expect(find(objects, "ServiceAccount", "verification-service")["automountServiceAccountToken"]).toBe(
+      false,
+    );
+    expect(podSpec(find(objects, "DaemonSet", "verification-service"))["automountServiceAccountToken"]).toBe(
+      false,
+    );
   });
 
   test("NetworkPolicies: default deny, and only join-service pods and the node subnet reach the KMS", () => {
@@ -111,12 +130,17 @@ describe.each(TARGETS)("%s renders", (name, dir) => {
     const toKms = objects.filter(
       (o) =>
         o.kind === "NetworkPolicy" &&
-        (((o["spec"] as Rec)["podSelector"] as Rec)["matchLabels"] as Rec | undefined)?.["app.kubernetes.io/name"] ===
-          "kms",
+        (((o["spec"] as Rec)["podSelector"] as Rec)["matchLabels"] as Rec | undefined)?.[
+          "app.kubernetes.io/name"
+        ] === "kms",
     ) as Rec[];
-    const peers = toKms.flatMap((p) => ((p["spec"] as Rec)["ingress"] as Rec[] | undefined) ?? []).flatMap((r) => r["from"] as Rec[]);
+    const peers = toKms
+      .flatMap((p) => ((p["spec"] as Rec)["ingress"] as Rec[] | undefined) ?? [])
+      .flatMap((r) => r["from"] as Rec[]);
     expect(peers).toHaveLength(2);
-    expect(peers).toContainEqual({ podSelector: { matchLabels: { "app.kubernetes.io/name": "join-service" } } });
+    expect(peers).toContainEqual({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "join-service" } },
+    });
     const ipBlock = peers.find((p) => p["ipBlock"] !== undefined)?.["ipBlock"] as Rec;
     expect(Object.keys(ipBlock)).toEqual(["cidr"]);
     if (name !== "base") expect(ipBlock["cidr"]).not.toBe("10.0.0.0/16");
@@ -147,7 +171,9 @@ describe.each(TARGETS)("%s renders", (name, dir) => {
     });
     expect((container(vs)["securityContext"] as Rec)["privileged"]).toBe(false);
     expect(podSpec(vs)["securityContext"]).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
-    expect(podSpec(find(objects, "DaemonSet", "kms"))["securityContext"]).toMatchObject({ runAsNonRoot: true });
+    expect(podSpec(find(objects, "DaemonSet", "kms"))["securityContext"]).toMatchObject({
+      runAsNonRoot: true,
+    });
     for (const n of ["join-service", "kms", "verification-service"]) {
       const c = container(find(objects, "DaemonSet", n));
       expect((c["livenessProbe"] as Rec)["httpGet"]).toEqual({ path: "/healthz", port: "ops" });
@@ -166,7 +192,11 @@ describe.each(TARGETS)("%s renders", (name, dir) => {
         .map((v) => (v["hostPath"] as Rec | undefined)?.["path"])
         .filter((p) => p !== undefined)
         .sort();
-      expect(paths).toEqual(variant?.endsWith("sev-snp") && name !== "azure" ? ["/dev/sev-guest", "/dev/tpmrm0"] : ["/dev/tpmrm0"]);
+      expect(paths).toEqual(
+        variant?.endsWith("sev-snp") && name !== "azure"
+          ? ["/dev/sev-guest", "/dev/tpmrm0"]
+          : ["/dev/tpmrm0"],
+      );
     });
   }
 });

@@ -24,15 +24,58 @@ export function createTestPki(): TestPki {
   try {
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
     for (const ca of ["ca", "other-ca"])
-      openssl(dir, ["req", "-x509", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.crt`, "-days", "2", "-subj", `/CN=${ca}`]);
-    openssl(dir, ["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kube-apiserver"]);
-    openssl(dir, ["req", ...ec, "-keyout", "client.key", "-out", "client.csr", "-subj", "/O=system:masters/CN=asterism"]);
+      openssl(dir, [
+        "req",
+        "-x509",
+        ...ec,
+        "-keyout",
+        `${ca}.key`,
+        "-out",
+        `${ca}.crt`,
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${ca}`,
+      ]);
+    openssl(dir, [
+      "req",
+      ...ec,
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+      "-subj",
+      "/CN=kube-apiserver",
+    ]);
+    openssl(dir, [
+      "req",
+      ...ec,
+      "-keyout",
+      "client.key",
+      "-out",
+      "client.csr",
+      "-subj",
+      "/O=system:masters/CN=asterism",
+    ]);
     writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
     writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
     for (const leaf of ["server", "client"])
       openssl(dir, [
-        "x509", "-req", "-in", `${leaf}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", `${leaf}.crt`, "-days", "2", "-extfile", `${leaf}.ext`,
+        "x509",
+        "-req",
+        "-in",
+        `${leaf}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${leaf}.crt`,
+        "-days",
+        "2",
+        "-extfile",
+        `${leaf}.ext`,
       ]);
     const read = (f: string) => readFileSync(join(dir, f), "utf8");
     return {

@@ -6,7 +6,6 @@
  * @module
  */
 export { createTestPki, type TestPki } from "./certs.ts";
-export { ObjectStore, StatusFailure } from "./store.ts";
 export {
   type RecordedRequest,
   startTestApiServer,
@@ -14,3 +13,4 @@ export {
   type TestApiServerOptions,
   type TestApiServerTls,
 } from "./server.ts";
+export { ObjectStore, StatusFailure } from "./store.ts";

@@ -16,7 +16,10 @@ async function call(method: string, path: string, body?: unknown, contentType = 
     headers: body === undefined ? {} : { "content-type": contentType },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { metadata?: Record<string, unknown> } };
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { metadata?: Record<string, unknown> },
+  };
 }
 
 const cm = (name: string, data: Record<string, string>, extra: Record<string, unknown> = {}) => ({
@@ -76,14 +79,21 @@ describe("CRUD with resourceVersion compare-and-swap", () => {
     const created = await call("POST", CM_PATH, cm("del", { v: "1" }));
     const rv = created.body.metadata?.["resourceVersion"] as string;
     await call("PUT", `${CM_PATH}/del`, cm("del", { v: "2" }));
-    expect((await call("DELETE", `${CM_PATH}/del`, { preconditions: { resourceVersion: rv } })).status).toBe(409);
+    expect((await call("DELETE", `${CM_PATH}/del`, { preconditions: { resourceVersion: rv } })).status).toBe(
+      409,
+    );
     expect((await call("DELETE", `${CM_PATH}/del`)).status).toBe(200);
     expect((await call("GET", `${CM_PATH}/del`)).status).toBe(404);
   });
 
   test("merge patch", async () => {
     await call("POST", CM_PATH, cm("mp", { a: "1", b: "2" }));
-    const r = await call("PATCH", `${CM_PATH}/mp`, { data: { a: null, c: "3" } }, "application/merge-patch+json");
+    const r = await call(
+      "PATCH",
+      `${CM_PATH}/mp`,
+      { data: { a: null, c: "3" } },
+      "application/merge-patch+json",
+    );
     expect(r.status).toBe(200);
     expect(r.body["data"]).toEqual({ b: "2", c: "3" });
   });
@@ -92,7 +102,9 @@ describe("CRUD with resourceVersion compare-and-swap", () => {
     await call("POST", CM_PATH, cm("sel-a", {}, { labels: { tier: "x" } }));
     await call("POST", CM_PATH, cm("sel-b", {}, { labels: { tier: "y" } }));
     const r = await call("GET", `${CM_PATH}?labelSelector=tier%3Dx`);
-    expect((r.body["items"] as { metadata: { name: string } }[]).map((i) => i.metadata.name)).toEqual(["sel-a"]);
+    expect((r.body["items"] as { metadata: { name: string } }[]).map((i) => i.metadata.name)).toEqual([
+      "sel-a",
+    ]);
   });
 });
 
@@ -142,7 +154,8 @@ describe("rejections", () => {
 
 describe("server-side apply", () => {
   const path = `${CM_PATH}/ssa`;
-  const apply = (body: unknown, query: string) => call("PATCH", `${path}?${query}`, body, "application/apply-patch+yaml");
+  const apply = (body: unknown, query: string) =>
+    call("PATCH", `${path}?${query}`, body, "application/apply-patch+yaml");
 
   test("creates, updates, removes fields the manager dropped, and keeps no-op applies silent", async () => {
     const first = await apply(cm("ssa", { a: "1", b: "2" }), "fieldManager=asterism&force=true");

@@ -39,7 +39,12 @@ const MAX_BODY_BYTES = 1 << 20;
 
 const VERBS_NAMESPACED = ["create", "delete", "get", "list", "patch", "update"];
 
-function status(code: number, reason: string, message: string, causes: { field: string; message: string }[] = []) {
+function status(
+  code: number,
+  reason: string,
+  message: string,
+  causes: { field: string; message: string }[] = [],
+) {
   return Response.json(
     {
       kind: "Status",
@@ -82,14 +87,22 @@ function resourceList(gv: string, resources: ResourceInfo[]) {
 function discovery(path: string): Response | undefined {
   const gvs = groupVersions();
   if (path === "/version")
-    return Response.json({ major: "1", minor: "33", gitVersion: "v1.33.0-asterism-test", platform: "linux/amd64" });
-  if (path === "/api") return Response.json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
+    return Response.json({
+      major: "1",
+      minor: "33",
+      gitVersion: "v1.33.0-asterism-test",
+      platform: "linux/amd64",
+    });
+  if (path === "/api")
+    return Response.json({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
   if (path === "/apis") {
     const groups = [...new Set(RESOURCES.filter((r) => r.group !== "").map((r) => r.group))].map((name) => {
-      const versions = [...new Set(RESOURCES.filter((r) => r.group === name).map((r) => r.version))].map((version) => ({
-        groupVersion: `${name}/${version}`,
-        version,
-      }));
+      const versions = [...new Set(RESOURCES.filter((r) => r.group === name).map((r) => r.version))].map(
+        (version) => ({
+          groupVersion: `${name}/${version}`,
+          version,
+        }),
+      );
       return { name, versions, preferredVersion: versions[0] };
     });
     return Response.json({ kind: "APIGroupList", apiVersion: "v1", groups });
@@ -148,11 +161,14 @@ function parseSelector(text: string | null): (labels: Record<string, string>) =>
 
 async function readBody(req: Request): Promise<unknown> {
   const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new StatusFailure(413, "RequestEntityTooLarge", "request body too large");
+  if (text.length > MAX_BODY_BYTES)
+    throw new StatusFailure(413, "RequestEntityTooLarge", "request body too large");
   if (text === "") return undefined;
   const type = req.headers.get("content-type") ?? "";
   try {
-    return type.startsWith("application/apply-patch+yaml") ? parseYaml(text, { version: "1.1" }) : JSON.parse(text);
+    return type.startsWith("application/apply-patch+yaml")
+      ? parseYaml(text, { version: "1.1" })
+      : JSON.parse(text);
   } catch {
     throw new StatusFailure(400, "BadRequest", "the request body could not be decoded");
   }
@@ -175,10 +191,19 @@ async function handle(store: ObjectStore, req: Request, url: URL): Promise<Respo
   switch (req.method) {
     case "GET": {
       if (name !== undefined) return Response.json(store.get(r, namespace, name));
-      const { items, resourceVersion } = store.list(r, namespace, parseSelector(url.searchParams.get("labelSelector")));
+      const { items, resourceVersion } = store.list(
+        r,
+        namespace,
+        parseSelector(url.searchParams.get("labelSelector")),
+      );
       // Items of a typed list carry no apiVersion/kind, as from a real API server.
       const bare = items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
-      return Response.json({ kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: { resourceVersion }, items: bare });
+      return Response.json({
+        kind: `${r.kind}List`,
+        apiVersion: apiVersionOf(r),
+        metadata: { resourceVersion },
+        items: bare,
+      });
     }
     case "POST": {
       if (name !== undefined) return status(405, "MethodNotAllowed", "POST to a named object");
@@ -199,13 +224,15 @@ async function handle(store: ObjectStore, req: Request, url: URL): Promise<Respo
         const out = store.apply(r, namespace, name, await readBody(req), manager, force);
         return Response.json(out.object, { status: out.created ? 201 : 200 });
       }
-      if (type === "application/merge-patch+json") return Response.json(store.mergePatch(r, namespace, name, await readBody(req)));
+      if (type === "application/merge-patch+json")
+        return Response.json(store.mergePatch(r, namespace, name, await readBody(req)));
       return status(415, "UnsupportedMediaType", `the body of the request was in an unknown format: ${type}`);
     }
     case "DELETE": {
       if (name === undefined) return status(405, "MethodNotAllowed", "DELETE of a collection");
       const opts = await readBody(req);
-      const pre = (opts as { preconditions?: { resourceVersion?: unknown } } | undefined)?.preconditions?.resourceVersion;
+      const pre = (opts as { preconditions?: { resourceVersion?: unknown } } | undefined)?.preconditions
+        ?.resourceVersion;
       const deleted = store.delete(r, namespace, name, typeof pre === "string" ? pre : undefined);
       return Response.json({
         kind: "Status",

@@ -58,7 +58,13 @@ function mergeInto(target: unknown, patch: unknown, depth = 0): unknown {
   return out;
 }
 
-const SERVER_METADATA = ["uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"] as const;
+const SERVER_METADATA = [
+  "uid",
+  "resourceVersion",
+  "creationTimestamp",
+  "generation",
+  "managedFields",
+] as const;
 
 /**
  * In-memory object store with the API server's write rules that Asterism relies on: every stored object
@@ -72,7 +78,10 @@ export class ObjectStore {
   constructor(initialNamespaces: readonly string[]) {
     for (const name of initialNamespaces) {
       const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name } } as KubeObject;
-      this.entries.set(this.key(NAMESPACES, undefined, name), { object: this.stamp(ns, undefined), applied: new Map() });
+      this.entries.set(this.key(NAMESPACES, undefined, name), {
+        object: this.stamp(ns, undefined),
+        applied: new Map(),
+      });
     }
   }
 
@@ -85,7 +94,8 @@ export class ObjectStore {
     const metadata = { ...obj.metadata, resourceVersion: String(this.revision) };
     metadata.uid = previous?.metadata.uid ?? crypto.randomUUID();
     (metadata as Json)["creationTimestamp"] =
-      (previous?.metadata as Json | undefined)?.["creationTimestamp"] ?? new Date().toISOString().replace(/\.\d+Z$/, "Z");
+      (previous?.metadata as Json | undefined)?.["creationTimestamp"] ??
+      new Date().toISOString().replace(/\.\d+Z$/, "Z");
     return { ...obj, metadata };
   }
 
@@ -105,12 +115,22 @@ export class ObjectStore {
       throw new StatusFailure(404, "NotFound", `namespaces "${namespace}" not found`);
   }
 
-  private checkIdentity(r: ResourceInfo, obj: KubeObject, namespace: string | undefined, name?: string): void {
-    if (obj.kind !== r.kind) throw new StatusFailure(400, "BadRequest", `kind ${obj.kind} does not match ${r.kind}`);
+  private checkIdentity(
+    r: ResourceInfo,
+    obj: KubeObject,
+    namespace: string | undefined,
+    name?: string,
+  ): void {
+    if (obj.kind !== r.kind)
+      throw new StatusFailure(400, "BadRequest", `kind ${obj.kind} does not match ${r.kind}`);
     if (name !== undefined && obj.metadata.name !== name)
       throw new StatusFailure(400, "BadRequest", "the name of the object does not match the name in the URL");
     if (r.namespaced && obj.metadata.namespace !== undefined && obj.metadata.namespace !== namespace)
-      throw new StatusFailure(400, "BadRequest", "the namespace of the object does not match the namespace in the URL");
+      throw new StatusFailure(
+        400,
+        "BadRequest",
+        "the namespace of the object does not match the namespace in the URL",
+      );
   }
 
   get(r: ResourceInfo, namespace: string | undefined, name: string): KubeObject {
@@ -119,7 +139,11 @@ export class ObjectStore {
     return structuredClone(e.object);
   }
 
-  list(r: ResourceInfo, namespace: string | undefined, selector: (labels: Record<string, string>) => boolean) {
+  list(
+    r: ResourceInfo,
+    namespace: string | undefined,
+    selector: (labels: Record<string, string>) => boolean,
+  ) {
     const prefix = `${r.group}/${r.plural}/`;
     const items: KubeObject[] = [];
     for (const [k, e] of this.entries) {
@@ -128,7 +152,11 @@ export class ObjectStore {
       if (!selector(e.object.metadata.labels ?? {})) continue;
       items.push(structuredClone(e.object));
     }
-    items.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    items.sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
+        `${b.metadata.namespace}/${b.metadata.name}`,
+      ),
+    );
     return { items, resourceVersion: String(this.revision) };
   }
 
@@ -203,7 +231,11 @@ export class ObjectStore {
         for (const p of leaves) {
           const theirs = getPath(otherConfig, p);
           if (theirs !== undefined && JSON.stringify(theirs) !== JSON.stringify(getPath(configJson, p)))
-            throw new StatusFailure(409, "Conflict", `Apply failed with 1 conflict: conflict with "${other}": .${p.join(".")}`);
+            throw new StatusFailure(
+              409,
+              "Conflict",
+              `Apply failed with 1 conflict: conflict with "${other}": .${p.join(".")}`,
+            );
         }
       }
     }
@@ -251,4 +283,10 @@ export class ObjectStore {
   }
 }
 
-const NAMESPACES: ResourceInfo = { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false };
+const NAMESPACES: ResourceInfo = {
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+};
