@@ -48,23 +48,29 @@ export interface BuiltArchive {
   readonly archive: Uint8Array;
 }
 
-/** Builds one image per given binary; the base layer is compressed once per call (shared cache). */
-export function buildArchives(
+/**
+ * Builds one image per given binary, concurrently (layers compress on zlib's thread pool); the shared
+ * base layer is compressed once per call.
+ */
+export async function buildArchives(
   binaries: ReadonlyMap<string, Uint8Array>,
   options: { version: string; revision?: string },
-): BuiltArchive[] {
+): Promise<BuiltArchive[]> {
   const cache: LayerCache = new Map();
-  return SERVICES.filter((s) => binaries.has(s.name)).map((s) => {
-    const img = buildServiceImage({
-      name: s.name,
-      binary: binaries.get(s.name) as Uint8Array,
-      ports: s.ports,
-      version: options.version,
-      cache,
-      ...(options.revision === undefined ? {} : { revision: options.revision }),
-    });
-    return { name: s.name, digest: img.digest, archive: ociArchive(img) };
-  });
+  const services = SERVICES.filter((s) => binaries.has(s.name));
+  return Promise.all(
+    services.map(async (s) => {
+      const img = await buildServiceImage({
+        name: s.name,
+        binary: binaries.get(s.name) as Uint8Array,
+        ports: s.ports,
+        version: options.version,
+        cache,
+        ...(options.revision === undefined ? {} : { revision: options.revision }),
+      });
+      return { name: s.name, digest: img.digest, archive: ociArchive(img) };
+    }),
+  );
 }
 
 function gitRevision(): string | undefined {
@@ -91,9 +97,9 @@ if (import.meta.main) {
     }
     binaries.set(s.name, compileService(REPO, entry, s.name));
   }
-  const built = buildArchives(binaries, { version, ...(revision === undefined ? {} : { revision }) });
+  const built = await buildArchives(binaries, { version, ...(revision === undefined ? {} : { revision }) });
   if (process.argv.includes("--check-reproducible")) {
-    const again = buildArchives(binaries, { version, ...(revision === undefined ? {} : { revision }) });
+    const again = await buildArchives(binaries, { version, ...(revision === undefined ? {} : { revision }) });
     for (const [i, b] of built.entries())
       if (again[i]?.digest !== b.digest) throw new Error(`${b.name}: second build gave another digest`);
   }

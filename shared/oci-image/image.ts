@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { gzipDeterministic } from "./gzip.ts";
+import { gzipDeterministicAsync } from "./gzip.ts";
 import { createTar, type TarEntry } from "./tar.ts";
 
 /** OCI media types (image-spec v1.1, media-types.md). */
@@ -58,8 +58,11 @@ export interface BuiltImage {
   readonly blobs: readonly Blob[];
 }
 
-/** Compressed layers by uncompressed digest: identical layers (the shared base) are compressed once. */
-export type LayerCache = Map<string, { readonly diffId: string; readonly blob: Blob }>;
+/**
+ * Compressed layers by uncompressed digest: identical layers (the shared base) are compressed once, also
+ * when several images are built concurrently (the cache holds the pending compression).
+ */
+export type LayerCache = Map<string, Promise<Blob>>;
 
 const FIXED_CREATED = "1970-01-01T00:00:00Z";
 
@@ -82,19 +85,21 @@ function blobOf(bytes: Uint8Array): Blob {
  * gives the same digest (tests/k8s/images.test.ts).
  *
  * @example
- * const img = buildImage({ layers: [base, app], config: { user: "65532:65532", entrypoint: ["/app"] }, refName: "v1" });
+ * const img = await buildImage({ layers: [base, app], config: { user: "65532:65532", entrypoint: ["/app"] }, refName: "v1" });
  */
-export function buildImage(spec: ImageSpec, cache: LayerCache = new Map()): BuiltImage {
-  const layers = spec.layers.map((l) => {
-    const tar = createTar(l.entries);
-    const diffId = sha256Digest(tar);
-    let hit = cache.get(diffId);
-    if (hit === undefined) {
-      hit = { diffId, blob: blobOf(gzipDeterministic(tar)) };
-      cache.set(diffId, hit);
-    }
-    return { ...hit, comment: l.comment };
-  });
+export async function buildImage(spec: ImageSpec, cache: LayerCache = new Map()): Promise<BuiltImage> {
+  const layers = await Promise.all(
+    spec.layers.map(async (l) => {
+      const tar = createTar(l.entries);
+      const diffId = sha256Digest(tar);
+      let pending = cache.get(diffId);
+      if (pending === undefined) {
+        pending = gzipDeterministicAsync(tar).then(blobOf);
+        cache.set(diffId, pending);
+      }
+      return { diffId, blob: await pending, comment: l.comment };
+    }),
+  );
   const c = spec.config;
   const config = blobOf(
     jsonBytes({

@@ -6,7 +6,7 @@
  */
 export { type DebianFiles, type DebianSourceOptions, debianFiles, imagePathOf } from "./debian.ts";
 export { OciError, type OciErrorCode } from "./errors.ts";
-export { GZIP_LEVEL, gzipDeterministic } from "./gzip.ts";
+export { GZIP_LEVEL, gzipDeterministic, gzipDeterministicAsync } from "./gzip.ts";
 export {
   type Blob,
   type BuiltImage,

@@ -9,6 +9,7 @@ import {
   createTar,
   debianFiles,
   gzipDeterministic,
+  gzipDeterministicAsync,
   OciError,
   type OciErrorCode,
   type TarEntry,
@@ -91,12 +92,13 @@ describe("tar", () => {
 });
 
 describe("gzip", () => {
-  test("fixed header, round-trips, and `gzip -t` accepts it", () => {
+  test("fixed header, round-trips, and `gzip -t` accepts it (sync and async alike)", async () => {
     const data = createTar(ENTRIES);
     const gz = gzipDeterministic(data);
     expect([...gz.subarray(0, 10)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
     expect(Buffer.from(gunzipSync(gz)).equals(Buffer.from(data))).toBe(true);
     expect(gzipDeterministic(data)).toEqual(gz);
+    expect(await gzipDeterministicAsync(data)).toEqual(gz);
     const dir = tmp();
     writeFileSync(join(dir, "x.gz"), gz);
     expect(Bun.spawnSync(["gzip", "-t", join(dir, "x.gz")]).exitCode).toBe(0);
@@ -143,7 +145,7 @@ describe("Debian files", () => {
   });
 });
 
-test("image: digest is the manifest's sha256, layers deduplicated, JSON deterministic", () => {
+test("image: digest is the manifest's sha256, layers deduplicated, JSON deterministic", async () => {
   const spec = {
     layers: [
       { comment: "a", entries: ENTRIES },
@@ -152,8 +154,8 @@ test("image: digest is the manifest's sha256, layers deduplicated, JSON determin
     config: { user: "65532:65532", entrypoint: ["/usr/local/bin/app"] },
     refName: "v1",
   };
-  const a = buildImage(spec);
-  const b = buildImage(spec);
+  const a = await buildImage(spec);
+  const b = await buildImage(spec);
   expect(a.digest).toBe(b.digest);
   expect(a.index).toEqual(b.index);
   // config + manifest + one layer blob (both layers are identical)

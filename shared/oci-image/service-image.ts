@@ -76,7 +76,7 @@ export interface ServiceImageOptions {
  * An Asterism service image: base layer (Debian libc, users) + one layer with the binary (root-owned,
  * 0755, not writable by the service user), running as 65532 with the binary as entrypoint.
  */
-export function buildServiceImage(o: ServiceImageOptions): BuiltImage {
+export function buildServiceImage(o: ServiceImageOptions): Promise<BuiltImage> {
   const libc = debianFiles("libc6", BUN_RUNTIME_LIBS, o.debian);
   return buildImage(
     {
