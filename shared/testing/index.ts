@@ -4,4 +4,5 @@
  *
  * @module
  */
+export { describeClusterStateConformance } from "./state-conformance.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
