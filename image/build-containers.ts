@@ -23,18 +23,23 @@ const REPO = resolve(import.meta.dir, "..");
  * are fixed here: then the executable is byte-identical across builds and checkouts (measured; see
  * k8s/README.md "Images").
  */
-export function compileService(cwd: string, entry: string, name: string): Uint8Array {
+export function compileService(cwd: string, entry: string, name: string, version: string): Uint8Array {
   const outDir = mkdtempSync(join(tmpdir(), "asterism-compile-"));
   try {
-    const p = Bun.spawnSync(
-      ["bun", "build", "--compile", "--minify", entry, "--outfile", join(outDir, name)],
-      {
-        cwd,
-        stdout: "pipe",
-        stderr: "pipe",
-        timeout: 300_000,
-      },
-    );
+    // Same flags as scripts/build.ts, so the image holds the binary the project ships.
+    const flags = [
+      "--compile",
+      "--minify",
+      "--sourcemap",
+      "--define",
+      `ASTERISM_VERSION=${JSON.stringify(version)}`,
+    ];
+    const p = Bun.spawnSync(["bun", "build", ...flags, entry, "--outfile", join(outDir, name)], {
+      cwd,
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 300_000,
+    });
     if (p.exitCode !== 0) throw new Error(`bun build --compile ${entry} failed: ${p.stderr.toString()}`);
     return new Uint8Array(readFileSync(join(outDir, name)));
   } finally {
@@ -75,7 +80,13 @@ export async function buildArchives(
 
 function gitRevision(): string | undefined {
   const p = Bun.spawnSync(["git", "rev-parse", "HEAD"], { cwd: REPO, stdout: "pipe", stderr: "ignore" });
-  return p.exitCode === 0 ? p.stdout.toString().trim() : undefined;
+  if (p.exitCode !== 0) return undefined;
+  // An image built from uncommitted changes must not claim to be that commit.
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain"], {
+    cwd: REPO,
+    stdout: "pipe",
+  }).stdout.toString();
+  return `${p.stdout.toString().trim()}${dirty.trim() === "" ? "" : "-dirty"}`;
 }
 
 function arg(name: string): string | undefined {
@@ -95,7 +106,7 @@ if (import.meta.main) {
       console.log(`skip ${s.name}: ${entry} is not in this checkout`);
       continue;
     }
-    binaries.set(s.name, compileService(REPO, entry, s.name));
+    binaries.set(s.name, compileService(REPO, entry, s.name, version.replace(/^v/, "")));
   }
   const built = await buildArchives(binaries, { version, ...(revision === undefined ? {} : { revision }) });
   if (process.argv.includes("--check-reproducible")) {

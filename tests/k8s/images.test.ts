@@ -41,7 +41,7 @@ const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) 
 const of = (list: BuiltArchive[], name: string) => list.find((b) => b.name === name) as BuiltArchive;
 
 beforeAll(async () => {
-  binary = compileService(checkout("a"), "apps/svc/src/main.ts", "svc");
+  binary = compileService(checkout("a"), "apps/svc/src/main.ts", "svc", "0.1.0");
   const standIn = binary.subarray(0, 1 << 20);
   const binaries = new Map(SERVICES.map((s) => [s.name, s.name === "kms" ? binary : standIn] as const));
   first = await buildArchives(binaries, { version: "v0.1.0", revision: "0".repeat(40) });
@@ -52,7 +52,7 @@ afterAll(() => {
 });
 
 test("bun build --compile is reproducible across checkouts (fixed entry path and output name)", () => {
-  const again = compileService(checkout("b"), "apps/svc/src/main.ts", "svc");
+  const again = compileService(checkout("b"), "apps/svc/src/main.ts", "svc", "0.1.0");
   expect(Buffer.from(again).equals(Buffer.from(binary))).toBe(true);
 }, 60_000);
 
