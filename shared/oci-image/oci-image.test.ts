@@ -80,6 +80,16 @@ describe("tar", () => {
     { name: "duplicate path", entries: [ENTRIES[0], ENTRIES[0]], want: "INVALID_ENTRY" },
     { name: "dot-dot", entries: [{ type: "dir", path: "a/../b", mode: 0o755 }], want: "INVALID_ENTRY" },
     { name: "empty path", entries: [{ type: "dir", path: "/", mode: 0o755 }], want: "INVALID_ENTRY" },
+    {
+      name: "NUL in a path",
+      entries: [{ type: "dir", path: "a\u0000b", mode: 0o755 }],
+      want: "INVALID_ENTRY",
+    },
+    {
+      name: "NUL in a link target",
+      entries: [{ type: "symlink", path: "l", target: "a\u0000b" }],
+      want: "INVALID_ENTRY",
+    },
     { name: "bad mode", entries: [{ type: "dir", path: "a", mode: 0o17777 }], want: "INVALID_ENTRY" },
     {
       name: "path too long for ustar",

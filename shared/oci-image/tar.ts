@@ -29,7 +29,8 @@ const encoder = new TextEncoder();
 
 function normalize(path: string): string {
   const p = path.replace(/^\/+/, "").replace(/\/+$/, "");
-  if (p === "" || p.split("/").some((s) => s === "" || s === "." || s === ".."))
+  // NUL would end the field early: the archive would hold another name than the one we were given.
+  if (p === "" || p.includes("\0") || p.split("/").some((s) => s === "" || s === "." || s === ".."))
     throw new OciError("INVALID_ENTRY", "Cannot add tar entry", {
       expected: "a clean relative path",
       actual: path,
@@ -100,6 +101,11 @@ export function createTar(entries: readonly TarEntry[]): Uint8Array {
   const byPath = new Map<string, TarEntry>();
   for (const e of entries) {
     const path = normalize(e.path);
+    if (e.type === "symlink" && (e.target === "" || e.target.includes("\0")))
+      throw new OciError("INVALID_ENTRY", "Cannot add tar entry", {
+        expected: "a symlink target without NUL",
+        actual: path,
+      });
     if (byPath.has(path))
       throw new OciError("INVALID_ENTRY", "Cannot add tar entry", { expected: "unique paths", actual: path });
     if (e.type !== "symlink" && (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777))
