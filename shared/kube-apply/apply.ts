@@ -60,7 +60,12 @@ export async function applyObject(
   const stored = await client.request({
     method: "PATCH",
     path,
-    query: { fieldManager: options.fieldManager ?? FIELD_MANAGER, force: String(options.force ?? true) },
+    // Strict: the API server refuses unknown or duplicate fields instead of dropping them silently.
+    query: {
+      fieldManager: options.fieldManager ?? FIELD_MANAGER,
+      force: String(options.force ?? true),
+      fieldValidation: "Strict",
+    },
     body,
     contentType: "application/apply-patch+yaml",
   });

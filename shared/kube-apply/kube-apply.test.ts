@@ -119,6 +119,26 @@ describe("validateObject", () => {
       value: { apiVersion: "v1", kind: "Pod", metadata: { name: "p" } },
       want: "UNKNOWN_KIND",
     },
+    {
+      name: "unknown top-level field (typo of data)",
+      value: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, dat: { a: "b" } },
+      want: "INVALID_OBJECT",
+    },
+    {
+      name: "typo in a security field (runAsNonroot) is not silently dropped",
+      value: {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { name: "d" },
+        spec: {
+          selector: {},
+          template: {
+            spec: { containers: [{ name: "c", image: "i:1", securityContext: { runAsNonroot: true } }] },
+          },
+        },
+      },
+      want: "INVALID_OBJECT",
+    },
   ])("$name → $want", ({ value, want }) => {
     expect(codeOf(() => validateObject(value))).toBe(want as KubeErrorCode);
   });

@@ -15,6 +15,7 @@ import * as v from "valibot";
 import { KubeError } from "./errors.ts";
 import { type KubeObject, KubeObjectSchema } from "./object.ts";
 import { apiVersionOf, RESOURCES } from "./resources.ts";
+import { unknownFields } from "./strict.ts";
 
 /** A kubernetes-models class: constructed from plain data, `validate()` throws on schema violations. */
 interface ModelClass {
@@ -59,7 +60,8 @@ function violationsOf(err: unknown): SchemaViolation[] {
 
 /**
  * Checks an object against the OpenAPI schema of its kind (precompiled validators of `kubernetes-models`,
- * offline) and returns it typed. Throws `INVALID_OBJECT` (with {@link KubeError.actual} listing the
+ * offline), refuses fields the API does not define (strict, like `fieldValidation=Strict`) and returns it
+ * typed. Throws `INVALID_OBJECT` (with {@link KubeError.actual} listing the
  * violations) or `UNKNOWN_KIND`.
  *
  * @example
@@ -89,6 +91,12 @@ export function validateObject(value: unknown): KubeObject {
       cause,
     });
   }
+  const unknown = unknownFields(obj, obj.kind);
+  if (unknown.length > 0)
+    throw new KubeError("INVALID_OBJECT", `Cannot validate ${obj.kind} ${obj.metadata.name}`, {
+      expected: "only fields the Kubernetes API defines",
+      actual: `unknown field ${unknown.join(", ")}`,
+    });
   return obj;
 }
 

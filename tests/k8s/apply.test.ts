@@ -64,7 +64,7 @@ describe("applying rendered overlays over mutual TLS", () => {
     for (const r of sent) {
       expect(r.method).toBe("PATCH");
       expect(r.contentType).toBe("application/apply-patch+yaml");
-      expect(r.query).toEqual({ fieldManager: "asterism", force: "true" });
+      expect(r.query).toEqual({ fieldManager: "asterism", force: "true", fieldValidation: "Strict" });
     }
     expect(sent[0]?.path).toBe("/api/v1/namespaces/asterism-system");
     const role = await getObject(client(), {

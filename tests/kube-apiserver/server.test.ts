@@ -125,6 +125,13 @@ describe("rejections", () => {
       reason: "Invalid",
     },
     {
+      name: "unknown field is 422 (always strict field validation)",
+      path: "/api/v1/namespaces/default/configmaps",
+      body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "u" }, dta: { a: "b" } },
+      status: 422,
+      reason: "Invalid",
+    },
+    {
       name: "object in a missing namespace is 404",
       path: "/api/v1/namespaces/nope/configmaps",
       body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } },
