@@ -24,7 +24,7 @@ function walk(value: unknown, type: string, path: string, out: string[], depth: 
   const array = /^Array<(.+)>$/.exec(type);
   if (array?.[1] !== undefined) {
     if (Array.isArray(value))
-      value.forEach((v, i) => walk(v, array[1] as string, `${path}/${i}`, out, depth + 1));
+      for (const [i, v] of value.entries()) walk(v, array[1], `${path}/${i}`, out, depth + 1);
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);

@@ -1,7 +1,7 @@
 // The bootstrapper's apply step (issue 10): rendered overlays are applied with server-side apply through
 // shared/kube-apply over mutual TLS (Bun fetch `tls`), against the test API server, which validates every
 // stored object with kubernetes-models.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
   applyAll,
@@ -24,6 +24,8 @@ import {
 let pki: TestPki;
 let api: TestApiServer;
 let tokenApi: TestApiServer;
+
+setDefaultTimeout(30_000);
 
 beforeAll(async () => {
   pki = createTestPki();

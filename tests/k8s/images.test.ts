@@ -7,7 +7,7 @@
 // same code path with a 1 MiB stand-in binary, which keeps the file well under 20 s on a shared machine
 // (compressing 109 MB takes ~2 s per build); `bun image/build-containers.ts --check-reproducible` does the
 // double build for every real binary.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   existsSync,
   mkdirSync,
@@ -22,6 +22,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { type BuiltArchive, buildArchives, compileService, SERVICES } from "../../image/build-containers.ts";
+
+// bunfig's [test] timeout is not applied by Bun 1.4.5; slow steps (TLS, compile, umoci) need more than 5 s on a loaded machine.
+setDefaultTimeout(30_000);
 
 const PLACEHOLDER =
   "console.log(JSON.stringify({ placeholder: true, uid: process.getuid?.(), argv: process.argv.slice(2) }));\n";
@@ -80,7 +83,7 @@ describe("the kms image, unpacked", () => {
     writeFileSync(join(dir, "image.oci.tar"), of(first, name).archive);
     const x = Bun.spawnSync(["tar", "-xf", join(dir, "image.oci.tar"), "-C", layout]);
     if (x.exitCode !== 0) throw new Error("tar -xf failed");
-  });
+  }, 60_000);
 
   test("index.json names the manifest and the tag", () => {
     const index = readJson<{ manifests: { digest: string; annotations: Record<string, string> }[] }>(
@@ -146,29 +149,33 @@ describe("the kms image, unpacked", () => {
     ]);
     expect(existsSync(join(rootfs, "bin", "sh"))).toBe(false);
     expect(statSync(join(rootfs, "tmp")).mode & 0o7777).toBe(0o1777);
-  });
+  }, 60_000);
 
   // Like a container runtime: own PID namespace with /proc mounted (Bun reads /proc/self/exe to find its
   // embedded program), root changed to the image, image user. Needs root and util-linux unshare.
   const canRun = process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("chroot") !== null;
-  test.skipIf(!canRun)("runs as 65532 with only the shipped libraries", () => {
-    mkdirSync(join(rootfs, "proc"), { recursive: true });
-    const run = Bun.spawnSync(
-      [
-        "unshare",
-        "--mount",
-        "--pid",
-        "--fork",
-        `--mount-proc=${join(rootfs, "proc")}`,
-        "chroot",
-        "--userspec=65532:65532",
-        rootfs,
-        `/usr/local/bin/${name}`,
-        "hello",
-      ],
-      { stdout: "pipe", stderr: "pipe", timeout: 30_000 },
-    );
-    expect(run.stderr.toString()).toBe("");
-    expect(JSON.parse(run.stdout.toString())).toEqual({ placeholder: true, uid: 65532, argv: ["hello"] });
-  });
+  test.skipIf(!canRun)(
+    "runs as 65532 with only the shipped libraries",
+    () => {
+      mkdirSync(join(rootfs, "proc"), { recursive: true });
+      const run = Bun.spawnSync(
+        [
+          "unshare",
+          "--mount",
+          "--pid",
+          "--fork",
+          `--mount-proc=${join(rootfs, "proc")}`,
+          "chroot",
+          "--userspec=65532:65532",
+          rootfs,
+          `/usr/local/bin/${name}`,
+          "hello",
+        ],
+        { stdout: "pipe", stderr: "pipe", timeout: 30_000 },
+      );
+      expect(run.stderr.toString()).toBe("");
+      expect(JSON.parse(run.stdout.toString())).toEqual({ placeholder: true, uid: 65532, argv: ["hello"] });
+    },
+    60_000,
+  );
 });

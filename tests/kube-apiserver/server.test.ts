@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { startTestApiServer, type TestApiServer } from "./index.ts";
+
+// bunfig's [test] timeout is not applied by Bun 1.4.5; slow steps (TLS, compile, umoci) need more than 5 s on a loaded machine.
+setDefaultTimeout(30_000);
 
 let api: TestApiServer;
 beforeAll(async () => {

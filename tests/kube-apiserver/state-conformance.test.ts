@@ -1,9 +1,12 @@
 // The cluster-state Kubernetes backend (shared/state) against the test API server over mutual TLS: the
 // same conformance suite the SQLite backend passes, so the local cluster and a real cluster agree.
-import { afterAll, beforeAll } from "bun:test";
+import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
 import { kubernetesState } from "@asterism/state";
 import { describeClusterStateConformance } from "@asterism/testing";
 import { createTestPki, startTestApiServer, type TestApiServer, type TestPki } from "./index.ts";
+
+// bunfig's [test] timeout is not applied by Bun 1.4.5; slow steps (TLS, compile, umoci) need more than 5 s on a loaded machine.
+setDefaultTimeout(30_000);
 
 let pki: TestPki;
 let api: TestApiServer;
