@@ -33,4 +33,5 @@ export {
   objectKey,
 } from "./object.ts";
 export { apiVersionOf, RESOURCES, type ResourceInfo, resourceFor, resourcePath } from "./resources.ts";
+export { unknownFields } from "./strict.ts";
 export { type SchemaViolation, schemaViolations, validateObject } from "./validate.ts";
