@@ -1,6 +1,7 @@
 /**
- * Test-only helpers: where the shared vectors are, how many fuzz cases to run, and (added by the TPM work)
- * real swtpm processes. Never imported by production code.
+ * Test-only helpers: where the shared vectors are, how many fuzz cases to run, a software attester for
+ * protocol tests (it proves nothing), and (added by the TPM work) real swtpm processes. Never imported by
+ * production code.
  *
  * @module
  */
@@ -11,8 +12,23 @@ export {
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
+export {
+  createSoftwareAttester,
+  DEFAULT_SOFTWARE_MEASUREMENTS,
+  SOFTWARE_EVIDENCE_FORMAT,
+  type SoftwareAttester,
+  type SoftwareAttesterOptions,
+  SoftwareEvidenceError,
+  type SoftwareEvidenceErrorCode,
+  type SoftwareMeasurements,
+  softwareExtraData,
+} from "./software-evidence.ts";
 export { describeClusterStateConformance } from "./state-conformance.ts";
-export { type StartSwtpmOptions, type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export {
+  type StartSwtpmOptions,
+  type SwtpmInstance,
+  startSwtpm,
+} from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export {
   buildTestCertificate,
