@@ -180,4 +180,18 @@ export const BENCHES: readonly BenchSpec[] = [
     requires: ["bench/kms.ts", "apps/kms/src/main.ts"],
     adapt: adaptKms,
   },
+  {
+    name: "binaries",
+    title: "Compiled binaries: start time and memory",
+    what:
+      "Every executable in dist/ (rebuilt by `bun scripts/build.ts` first): services that serve in this build " +
+      "from spawn to the first 200 on /healthz and their resident memory after 1 s idle, against a compiled " +
+      "hello-world `Bun.serve`; the CLI (and services that only answer --help so far) from spawn to exit of " +
+      "`--help` and peak memory, against a compiled hello-world `console.log`; executable sizes. Same " +
+      "`bun build --compile --minify --sourcemap` flags for all. Interleaved rounds, medians.",
+    command: { argv: bun("binaries.ts", "--runs=15") },
+    quick: { argv: bun("binaries.ts", "--runs=4") },
+    timeoutSeconds: 180,
+    requires: ["bench/binaries.ts", "scripts/build.ts"],
+  },
 ];

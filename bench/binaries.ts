@@ -1,0 +1,256 @@
+/**
+ * Compiled binaries: start time and memory of every executable `bun scripts/build.ts` puts in dist/,
+ * against minimal `bun build --compile` hello-world programs built the same way in the same run.
+ *
+ * - Services with a launch recipe (below): spawn → first `200` from `/healthz` ("ready"), then the
+ *   resident set (VmRSS) after 1 s idle. Baseline: a hello-world `Bun.serve` answering `/healthz`.
+ * - The CLI, and services whose binary does not serve yet in this build: `--help` → exit, and the
+ *   peak resident set (getrusage maxRSS). Baseline: a hello-world `console.log`.
+ * - The size of each executable against the hello world's.
+ *
+ * Runs are interleaved (every binary once per round) so load drift on this shared machine hits all
+ * alike; medians and p90 over the rounds.
+ *
+ *   bun bench/binaries.ts [--runs=10] [--no-build]
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { arg, emit, type Figure, figure, latency, machineLine, printTable } from "./harness.ts";
+
+const RUNS = Math.max(1, Math.min(50, Number(arg("runs", "10", "BENCH_RUNS"))));
+const RSS_RUNS = Math.min(RUNS, 3); // idle RSS needs 1 s of idling per sample
+const READY_LIMIT_MS = 15_000;
+const IDLE_MS = 1000;
+const root = resolve(import.meta.dir, "..");
+const dist = join(root, "dist");
+const work = mkdtempSync(join(tmpdir(), "asterism-bench-bin-"));
+
+/** How to start a service binary so that it serves `/healthz` (env, files) — added as services land. */
+interface Recipe {
+  readonly scheme: "http" | "https";
+  prepare(dir: string): Promise<Record<string, string>> | Record<string, string>;
+}
+const RECIPES: Readonly<Record<string, Recipe>> = {};
+
+interface Target {
+  readonly name: string;
+  readonly path: string;
+  readonly mode: "serve" | "help";
+  readonly recipe?: Recipe;
+}
+
+function build(entry: string, out: string): void {
+  const p = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", out], {
+    cwd: root,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (p.exitCode !== 0) throw new Error(`bun build ${entry} failed: ${p.stderr.toString()}`);
+}
+
+/** VmRSS of a live process, bytes. */
+function rssOf(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** `--help` (or the hello world): spawn → exit; peak RSS from getrusage. */
+async function timeToExit(path: string, args: readonly string[]): Promise<{ ms: number; peakRss: number }> {
+  const t0 = performance.now();
+  const p = Bun.spawn([path, ...args], { stdout: "ignore", stderr: "ignore", timeout: READY_LIMIT_MS });
+  const code = await p.exited;
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`${path} ${args.join(" ")} exited ${code}`);
+  return { ms, peakRss: p.resourceUsage()?.maxRSS ?? Number.NaN };
+}
+
+/**
+ * Spawn a server, find its port in its output (`"port":N`, as our JSON logs print it), poll `/healthz`
+ * until 200. Returns the time to ready and, when asked, VmRSS after {@link IDLE_MS} idle.
+ */
+async function timeToReady(
+  path: string,
+  env: Record<string, string>,
+  scheme: "http" | "https",
+  measureRss: boolean,
+): Promise<{ ms: number; idleRss: number }> {
+  const t0 = performance.now();
+  const p = Bun.spawn([path], {
+    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    let text = "";
+    let port: number | undefined;
+    const decoder = new TextDecoder();
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      for await (const chunk of s) {
+        text += decoder.decode(chunk, { stream: true });
+        const m = /"port":\s*(\d+)/.exec(text);
+        if (m && port === undefined) port = Number(m[1]);
+      }
+    };
+    void pump(p.stdout);
+    void pump(p.stderr);
+    const deadline = t0 + READY_LIMIT_MS;
+    for (;;) {
+      if (performance.now() > deadline) throw new Error(`${path} not ready in ${READY_LIMIT_MS} ms: ${text}`);
+      if (p.exitCode !== null) throw new Error(`${path} exited ${p.exitCode}: ${text}`);
+      if (port !== undefined) {
+        const ok = await fetch(`${scheme}://127.0.0.1:${port}/healthz`, {
+          tls: { rejectUnauthorized: false },
+        }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (ok) break;
+      }
+      await Bun.sleep(1);
+    }
+    const ms = performance.now() - t0;
+    let idleRss = Number.NaN;
+    if (measureRss) {
+      await Bun.sleep(IDLE_MS);
+      idleRss = rssOf(p.pid);
+    }
+    return { ms, idleRss };
+  } finally {
+    p.kill("SIGTERM");
+    await Promise.race([p.exited, Bun.sleep(3000)]);
+    if (p.exitCode === null) p.kill("SIGKILL");
+  }
+}
+
+const MiB = 2 ** 20;
+try {
+  if (!process.argv.includes("--no-build")) {
+    const b = Bun.spawnSync(["bun", "scripts/build.ts"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    if (b.exitCode !== 0) throw new Error(`scripts/build.ts failed: ${b.stderr.toString()}`);
+  }
+  // Baselines, compiled with the same flags as scripts/build.ts.
+  writeFileSync(join(work, "hello-cli.ts"), 'console.log("hello");\n');
+  writeFileSync(
+    join(work, "hello-server.ts"),
+    [
+      'const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (r) =>',
+      '  new URL(r.url).pathname === "/healthz" ? new Response("ok") : new Response("", { status: 404 }) });',
+      "console.log(JSON.stringify({ port: server.port }));",
+      "",
+    ].join("\n"),
+  );
+  const helloCli = join(work, "hello-cli");
+  const helloServer = join(work, "hello-server");
+  build(join(work, "hello-cli.ts"), helloCli);
+  build(join(work, "hello-server.ts"), helloServer);
+
+  const targets: Target[] = readdirSync(dist)
+    .filter((f) => !f.includes("."))
+    .sort()
+    .map((name) => {
+      const recipe = RECIPES[name];
+      return recipe
+        ? { name, path: join(dist, name), mode: "serve" as const, recipe }
+        : { name, path: join(dist, name), mode: "help" as const };
+    });
+  const envs = new Map<string, Record<string, string>>();
+  for (const t of targets) {
+    if (!t.recipe) continue;
+    const dir = join(work, t.name);
+    Bun.spawnSync(["mkdir", "-p", dir]);
+    envs.set(t.name, await t.recipe.prepare(dir));
+  }
+
+  const samples = new Map<string, { ms: number[]; rss: number[] }>();
+  const add = (k: string, ms: number, rss: number) => {
+    const s = samples.get(k) ?? { ms: [], rss: [] };
+    s.ms.push(ms);
+    if (Number.isFinite(rss)) s.rss.push(rss);
+    samples.set(k, s);
+  };
+  // Warm the page cache once (the first exec of a 100 MB file reads it from disk).
+  await timeToExit(helloCli, []);
+  for (const t of targets) await timeToExit(t.path, ["--help"]);
+
+  for (let round = 0; round < RUNS; round++) {
+    const rss = round < RSS_RUNS;
+    const c = await timeToExit(helloCli, []);
+    add("hello-cli", c.ms, c.peakRss);
+    const s = await timeToReady(helloServer, {}, "http", rss);
+    add("hello-server", s.ms, s.idleRss);
+    for (const t of targets) {
+      if (t.mode === "serve" && t.recipe) {
+        const r = await timeToReady(t.path, envs.get(t.name) ?? {}, t.recipe.scheme, rss);
+        add(t.name, r.ms, r.idleRss);
+      } else {
+        const r = await timeToExit(t.path, ["--help"]);
+        add(t.name, r.ms, r.peakRss);
+      }
+    }
+  }
+
+  const stat = (k: string) => {
+    const s = samples.get(k) ?? { ms: [], rss: [] };
+    return { ms: latency(s.ms), rss: latency(s.rss).p50Ms };
+  };
+  const size = (p: string) => statSync(p).size;
+  const hc = stat("hello-cli");
+  const hs = stat("hello-server");
+  const figures: Figure[] = [];
+  const rows: string[][] = [];
+  const row = (name: string, how: string, st: ReturnType<typeof stat>, rssKind: string, bytes: number) =>
+    rows.push([
+      name,
+      how,
+      st.ms.p50Ms.toFixed(1),
+      st.ms.p99Ms.toFixed(1),
+      `${(st.rss / MiB).toFixed(1)} (${rssKind})`,
+      (bytes / MiB).toFixed(1),
+    ]);
+  row("hello world (console.log)", "run → exit", hc, "peak", size(helloCli));
+  row("hello world (Bun.serve)", "start → /healthz 200", hs, "idle", size(helloServer));
+  for (const t of targets) {
+    const st = stat(t.name);
+    const serve = t.mode === "serve";
+    const base = serve ? hs : hc;
+    const baseName = serve ? "hello-world Bun.serve" : "hello-world console.log";
+    row(t.name, serve ? "start → /healthz 200" : "--help → exit", st, serve ? "idle" : "peak", size(t.path));
+    figures.push(
+      figure(
+        `${t.name}: ${serve ? "start → ready (/healthz)" : "--help → exit"}, median`,
+        st.ms.p50Ms,
+        "ms",
+        "lower",
+        { name: `${baseName}, median`, value: base.ms.p50Ms },
+      ),
+      figure(
+        `${t.name}: ${serve ? "idle RSS after ready" : "peak RSS of --help"}`,
+        st.rss / MiB,
+        "MiB",
+        "lower",
+        { name: `${baseName} ${serve ? "idle" : "peak"} RSS`, value: base.rss / MiB },
+      ),
+      figure(`${t.name}: executable size`, size(t.path) / MiB, "MiB", "lower", {
+        name: "hello-world executable",
+        value: size(helloCli) / MiB,
+      }),
+    );
+  }
+  printTable(
+    `Compiled binaries (${machineLine()}, ${RUNS} interleaved rounds, RSS median of ${RSS_RUNS})`,
+    ["binary", "measured", "p50 ms", "p99 ms", "RSS MiB", "size MiB"],
+    rows,
+  );
+  const notServing = targets.filter((t) => t.mode === "help").map((t) => t.name);
+  if (notServing.length > 0)
+    console.log(
+      `\n--help only (no /healthz recipe for this build): ${notServing.join(", ")}; the CLI has no server by design.`,
+    );
+  emit("binaries", figures, {
+    runs: RUNS,
+    modes: Object.fromEntries(targets.map((t) => [t.name, t.mode])),
+  });
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
