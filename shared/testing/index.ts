@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+export { codeOf, codeOfAsync } from "./error-code.ts";
 export {
   createFakeSnpPlatform,
   type FakeSnpOptions,
