@@ -15,6 +15,14 @@ export {
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
 export {
+  applyMutations,
+  type ErrorClass,
+  fuzzTimeout,
+  isLongFuzz,
+  onlyTyped,
+  onlyTypedAsync,
+} from "./fuzz.ts";
+export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
   SOFTWARE_EVIDENCE_FORMAT,
