@@ -92,6 +92,8 @@ class Pkcs11Keks implements Pkcs11KekProvider {
   private readonly prefix: string;
   private session: Buffer | undefined;
   private closed = false;
+  /** False when another provider in this process initialized the module first (it then finalizes it). */
+  private ownsInit = true;
   private readonly handles = new Map<number, Buffer>();
 
   constructor(private readonly options: Pkcs11KekOptions) {
@@ -111,6 +113,7 @@ class Pkcs11Keks implements Pkcs11KekProvider {
       if (ckr(err) !== CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         throw new KekError("HSM_UNAVAILABLE", "Cannot initialize PKCS#11 module", { actual: ckrName(err) });
       }
+      this.ownsInit = false;
     }
     try {
       this.connect();
@@ -363,6 +366,7 @@ class Pkcs11Keks implements Pkcs11KekProvider {
   }
 
   private finalize(): void {
+    if (!this.ownsInit) return;
     try {
       this.p11.C_Finalize();
     } catch {

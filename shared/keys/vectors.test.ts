@@ -33,8 +33,15 @@ function section(title: string): string {
 const rows = (s: string) =>
   s
     .split("\n")
-    .filter((l) => l.startsWith("| ") && !l.startsWith("| Case") && !l.startsWith("| Value") && !l.includes("---"))
-    .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+    .filter(
+      (l) => l.startsWith("| ") && !l.startsWith("| Case") && !l.startsWith("| Value") && !l.includes("---"),
+    )
+    .map((l) =>
+      l
+        .split("|")
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
 
 describe("V7: HKDF-SHA256 vectors", () => {
   const v7 = rows(section("## V7")).map(([name, ikm, salt, info, len, out]) => ({
@@ -58,7 +65,11 @@ describe("V7: HKDF-SHA256 vectors", () => {
     async ({ ikm, salt, text, want }) => {
       const id = text!.slice(4);
       const purpose =
-        id === "clusterID" ? "clusterId" : id === "measurementSecret" ? "measurementSecret" : ("dataKey" as const);
+        id === "clusterID"
+          ? "clusterId"
+          : id === "measurementSecret"
+            ? "measurementSecret"
+            : ("dataKey" as const);
       const opts = purpose === "dataKey" ? { id, length: 32 } : {};
       if (/^[0-9a-f-]{36}$/.test(id)) {
         expect(toHex(await deriveKey({ secret: ikm, salt, purpose: "diskKey", id }))).toBe(want);
@@ -104,19 +115,23 @@ describe("V8: end-to-end derivation", () => {
     expect(toHex(ms)).toBe(result("measurementSecret"));
     const clusterId = await deriveClusterId(ms, measurementSalt);
     expect(toHex(clusterId)).toBe(result("clusterID"));
-    const inner = new Uint8Array(await crypto.subtle.digest("SHA-256", clusterId));
-    const pcr = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array([...new Uint8Array(32), ...inner])));
+    const inner = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(clusterId)));
+    const pcr = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new Uint8Array([...new Uint8Array(32), ...inner])),
+    );
     expect(toHex(pcr)).toBe(result("expected PCR15 (SHA-256 bank) after init"));
   });
 
   test("state-disk key for a LUKS UUID", async () => {
     const id = "12345678-1234-1234-1234-123456789abc";
     const want = result(`state-disk key for LUKS UUID \`${id}\``);
-    expect(toHex(await deriveKey({ secret: masterKey, salt: masterSalt, purpose: "diskKey", id }))).toBe(want);
-    // The KMS API's generic data key with the same id is the same bytes (Constellation's GetDataKey).
-    expect(toHex(await deriveKey({ secret: masterKey, salt: masterSalt, purpose: "dataKey", id, length: 32 }))).toBe(
+    expect(toHex(await deriveKey({ secret: masterKey, salt: masterSalt, purpose: "diskKey", id }))).toBe(
       want,
     );
+    // The KMS API's generic data key with the same id is the same bytes (Constellation's GetDataKey).
+    expect(
+      toHex(await deriveKey({ secret: masterKey, salt: masterSalt, purpose: "dataKey", id, length: 32 })),
+    ).toBe(want);
   });
 
   test("emergency SSH CA seed", async () => {

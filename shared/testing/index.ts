@@ -4,4 +4,6 @@
  *
  * @module
  */
+
+export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
 export { fuzzRuns, readTestdata, repoRoot, testdataDir, testdataPath } from "./testdata.ts";
