@@ -1,0 +1,188 @@
+/**
+ * KMS composition root: read config (env + files), build the key source, the mTLS server and the app.
+ *
+ *   kms                serve (config from KMS_* environment variables; see config.ts)
+ *   kms rotate-kek     user mode: create the next KEK version on the token and rewrap every data key
+ *   kms --version | --help
+ */
+import { readFileSync } from "node:fs";
+import type { TLSSocket } from "node:tls";
+import { describeError } from "@asterism/errors";
+import {
+  ClusterKeys,
+  createFileKeyStore,
+  openPkcs11Keks,
+  type Pkcs11KekProvider,
+  parseMasterSecret,
+  rotateDataKeys,
+  UserManagedKeys,
+  verifyDataKeys,
+} from "@asterism/keys";
+import { createPeerAuthenticator, serveMtls } from "@asterism/mtls";
+import * as v from "valibot";
+import pkg from "../package.json" with { type: "json" };
+import { createApp, type Logger } from "./app.ts";
+import { type KmsConfig, KmsConfigSchema, parseNamedKeys } from "./config.ts";
+import { createClusterKeySource, createUserKeySource, type KeySource } from "./key-source.ts";
+import { KmsMetrics } from "./metrics.ts";
+
+const HELP = `asterism kms ${pkg.version}: data keys for node state disks, over mutual TLS
+
+usage: kms [rotate-kek] [--help] [--version]
+
+  (no command)  serve the KMS API
+  rotate-kek    user-managed mode: add a KEK version in the HSM and rewrap every stored data key
+                (resumable: run it again after an interruption)
+
+configuration (environment):
+  KMS_MODE=cluster|user  KMS_HOST (127.0.0.1)  KMS_PORT (9000, 0 = any free port)
+  KMS_TLS_CERT_FILE  KMS_TLS_KEY_FILE  KMS_CA_CERT_FILE
+  KMS_KEY_CALLERS  KMS_METRICS_CALLERS  KMS_NAMED_KEYS
+  cluster: KMS_MASTER_SECRET_FILE
+  user:    KMS_PKCS11_LIBRARY  KMS_PKCS11_TOKEN  KMS_PKCS11_PIN_FILE  KMS_STORE_DIR  KMS_CREATE_KEK
+`;
+
+/** JSON lines on stderr; fields never include key material (the app never passes any). */
+const logger: Logger = {
+  info: (event, fields) => log("info", event, fields),
+  warn: (event, fields) => log("warn", event, fields),
+  error: (event, fields) => log("error", event, fields),
+};
+function log(level: string, event: string, fields: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ level, event, ...fields })}\n`);
+}
+
+function fail(message: string, exitCode: number): never {
+  log("error", "kms.startup_failed", { message });
+  process.exit(exitCode);
+}
+
+function loadConfig(): KmsConfig {
+  const r = v.safeParse(KmsConfigSchema, process.env);
+  if (!r.success) {
+    fail(r.issues.map((i) => `${v.getDotPath(i) ?? "config"}: ${i.message}`).join("; "), 2);
+  }
+  return r.output;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    return fail(`cannot read ${path}: ${describeError(err)}`, 2);
+  }
+}
+
+function openHsm(config: KmsConfig): Pkcs11KekProvider {
+  const keks = openPkcs11Keks({
+    libraryPath: config.KMS_PKCS11_LIBRARY!,
+    tokenLabel: config.KMS_PKCS11_TOKEN!,
+    pin: readText(config.KMS_PKCS11_PIN_FILE!).trim(),
+  });
+  if (keks.versions().length === 0 && config.KMS_CREATE_KEK === "true") {
+    const kek = keks.createVersion();
+    log("info", "kms.kek_created", { version: kek.version });
+  }
+  return keks;
+}
+
+async function buildKeySource(config: KmsConfig): Promise<{ keys: KeySource; close: () => void }> {
+  if (config.KMS_MODE === "cluster") {
+    const master = parseMasterSecret(readFileSync(config.KMS_MASTER_SECRET_FILE!));
+    return {
+      keys: createClusterKeySource(await ClusterKeys.create(master.key, master.salt)),
+      close: () => {},
+    };
+  }
+  const keks = openHsm(config);
+  keks.ring(); // fail fast when the token holds no KEK
+  const umk = new UserManagedKeys({
+    store: createFileKeyStore(config.KMS_STORE_DIR!),
+    ring: () => keks.ring(),
+  });
+  return { keys: createUserKeySource(umk, () => keks.ring()), close: () => keks.close() };
+}
+
+async function serve(config: KmsConfig): Promise<void> {
+  const caCertPem = readText(config.KMS_CA_CERT_FILE);
+  const { keys, close } = await buildKeySource(config);
+  const authenticator = createPeerAuthenticator({ caCertPem });
+  const app = createApp({
+    keys,
+    authenticate: (env) => authenticator((env as { incoming: { socket: TLSSocket } }).incoming.socket),
+    policy: {
+      keyCallers: new Set(config.KMS_KEY_CALLERS),
+      metricsCallers: new Set(config.KMS_METRICS_CALLERS),
+      namedKeys: parseNamedKeys(config.KMS_NAMED_KEYS),
+    },
+    logger,
+    metrics: new KmsMetrics(),
+    now: () => new Date(),
+  });
+  const server = await serveMtls({
+    fetch: app.fetch,
+    certPem: readText(config.KMS_TLS_CERT_FILE),
+    keyPem: readText(config.KMS_TLS_KEY_FILE),
+    caCertPem,
+    host: config.KMS_HOST,
+    port: config.KMS_PORT,
+  });
+  log("info", "kms.listening", {
+    mode: keys.mode,
+    host: server.host,
+    port: server.port,
+    version: pkg.version,
+  });
+  const stop = async () => {
+    await server.close();
+    close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+async function rotateKek(config: KmsConfig): Promise<void> {
+  if (config.KMS_MODE !== "user") fail("rotate-kek needs KMS_MODE=user", 2);
+  const keks = openHsm(config);
+  const store = createFileKeyStore(config.KMS_STORE_DIR!);
+  const versions = keks.versions();
+  // Resume an interrupted rotation instead of adding yet another version: a rotation is only finished
+  // when every record is active under the newest KEK.
+  const pending = (await verifyDataKeys(store, keks.ring())).failures;
+  if (pending.length > 0) fail(`${pending.length} data keys are unreadable; not rotating`, 1);
+  const newest = Math.max(...versions);
+  const target = (await isFullyOn(store, newest)) ? keks.createVersion().version : newest;
+  const summary = await rotateDataKeys({ store, ring: keks.ring(), target });
+  const check = await verifyDataKeys(store, keks.ring());
+  log("info", "kms.kek_rotated", { target, ...summary, unreadable: check.failures.length });
+  keks.close();
+  if (check.failures.length > 0) process.exit(1);
+}
+
+async function isFullyOn(store: ReturnType<typeof createFileKeyStore>, version: number): Promise<boolean> {
+  for (const id of await store.list()) {
+    const cur = await store.get(id);
+    if (cur === undefined) continue;
+    const rec = JSON.parse(new TextDecoder().decode(cur.value)) as { active: number; wraps: object };
+    if (rec.active !== version || Object.keys(rec.wraps).length !== 1) return false;
+  }
+  return true;
+}
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  process.stdout.write(HELP);
+} else if (args.includes("--version")) {
+  process.stdout.write(`${pkg.version}\n`);
+} else if (args.length > 1 || (args.length === 1 && args[0] !== "rotate-kek")) {
+  process.stderr.write(`unknown arguments: ${args.join(" ")}\n\n${HELP}`);
+  process.exit(2);
+} else {
+  const config = loadConfig();
+  try {
+    await (args[0] === "rotate-kek" ? rotateKek(config) : serve(config));
+  } catch (err) {
+    fail(describeError(err), 1);
+  }
+}
