@@ -34,13 +34,24 @@ beforeAll(async () => {
     ipAddresses: ["127.0.0.1"],
   });
   creds["join"] = await issueServiceCertificate(ca, { service: "join-service", usage: "client", now: NOW });
-  creds["foreign"] = await issueServiceCertificate(otherCa, { service: "join-service", usage: "client", now: NOW });
-  creds["serverOnly"] = await issueServiceCertificate(ca, { service: "join-service", usage: "server", now: NOW });
+  creds["foreign"] = await issueServiceCertificate(otherCa, {
+    service: "join-service",
+    usage: "client",
+    now: NOW,
+  });
+  creds["serverOnly"] = await issueServiceCertificate(ca, {
+    service: "join-service",
+    usage: "server",
+    now: NOW,
+  });
   creds["expired"] = await issueServiceCertificate(ca, {
     service: "join-service",
     usage: "client",
     now: NOW,
-    window: { notBefore: new Date(NOW.getTime() - 10 * 86_400_000), notAfter: new Date(NOW.getTime() - 86_400_000) },
+    window: {
+      notBefore: new Date(NOW.getTime() - 10 * 86_400_000),
+      notAfter: new Date(NOW.getTime() - 86_400_000),
+    },
   });
   const authenticate = createPeerAuthenticator({
     caCertPem: ca.certPem,
@@ -48,20 +59,32 @@ beforeAll(async () => {
   });
   const app = new Hono<{ Bindings: { incoming: { socket: TLSSocket } } }>();
   app.get("/whoami", async (c) => c.json(await authenticate(c.env.incoming.socket)));
-  server = await serveMtls({ fetch: app.fetch, certPem: serverCert.certPem, keyPem: serverCert.keyPem, caCertPem: ca.certPem });
+  server = await serveMtls({
+    fetch: app.fetch,
+    certPem: serverCert.certPem,
+    keyPem: serverCert.keyPem,
+    caCertPem: ca.certPem,
+  });
 });
 afterAll(async () => {
   await server?.close();
 });
 
 const whoami = async (c?: ServiceCredentials) => {
-  const f = createMtlsFetch({ caCertPem: ca.certPem, ...(c ? { certPem: c.certPem, keyPem: c.keyPem } : {}) });
+  const f = createMtlsFetch({
+    caCertPem: ca.certPem,
+    ...(c ? { certPem: c.certPem, keyPem: c.keyPem } : {}),
+  });
   return (await f(`${server.url}/whoami`, { headers: { connection: "close" } })).json();
 };
 
 describe("peer authentication over real mTLS", () => {
   test.each([
-    { name: "valid join-service cert", who: "join", want: { status: "verified", identity: "asterism://join-service" } },
+    {
+      name: "valid join-service cert",
+      who: "join",
+      want: { status: "verified", identity: "asterism://join-service" },
+    },
     { name: "no certificate", who: undefined, want: { status: "none" } },
     { name: "cert from another CA", who: "foreign", want: { status: "untrusted", reason: "CHAIN" } },
     { name: "expired cert", who: "expired", want: { status: "untrusted", reason: "CHAIN" } },
@@ -98,11 +121,22 @@ describe("CA material", () => {
   });
 
   test.each([
-    { name: "bad service name", fn: () => issueServiceCertificate(ca, { service: "Join_Service", usage: "client", now: NOW }), wantCode: "INVALID_IDENTITY" },
-    { name: "zero validity", fn: () => issueServiceCertificate(ca, { service: "x", usage: "client", now: NOW, validityDays: 0 }), wantCode: "INVALID_VALIDITY" },
+    {
+      name: "bad service name",
+      fn: () => issueServiceCertificate(ca, { service: "Join_Service", usage: "client", now: NOW }),
+      wantCode: "INVALID_IDENTITY",
+    },
+    {
+      name: "zero validity",
+      fn: () => issueServiceCertificate(ca, { service: "x", usage: "client", now: NOW, validityDays: 0 }),
+      wantCode: "INVALID_VALIDITY",
+    },
     { name: "garbage CA", fn: () => loadClusterCa("nope", "nope"), wantCode: "INVALID_CERTIFICATE" },
   ])("$name → $wantCode", async ({ fn, wantCode }) => {
-    const err = await fn().then(() => undefined, (e: unknown) => e);
+    const err = await fn().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MtlsError);
     expect(String((err as MtlsError).code)).toBe(wantCode);
   });
