@@ -1,0 +1,11 @@
+import { defineGroup } from "../../command.ts";
+
+/**
+ * `asterism attestation …`: offline evidence checks. Each subcommand lives in its own file in this folder
+ * and is listed here.
+ */
+export const attestationGroup = defineGroup(
+  "attestation",
+  "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
+  [],
+);

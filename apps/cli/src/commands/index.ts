@@ -1,0 +1,10 @@
+import { defineGroup } from "../command.ts";
+import { attestationGroup } from "./attestation/index.ts";
+import { versionCommand } from "./version.ts";
+
+/** The whole command tree of `asterism`. */
+export const rootCommand = defineGroup(
+  "asterism",
+  "Asterism: always-encrypted Kubernetes on confidential VMs",
+  [attestationGroup, versionCommand],
+);

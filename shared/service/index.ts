@@ -1,0 +1,15 @@
+/**
+ * What every Asterism service shares: structured logging with redaction, a Prometheus registry, and the
+ * standard `--help`/`--version` handling of compiled service binaries.
+ *
+ * @module
+ */
+export { handleServiceFlags, type ServiceInfo } from "./flags.ts";
+export {
+  createJsonLogger,
+  createMemoryLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from "./logger.ts";
+export { type Counter, type Histogram, MetricsRegistry } from "./metrics.ts";
