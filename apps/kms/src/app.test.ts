@@ -85,15 +85,15 @@ describe("cluster-managed mode", () => {
       expect(res.headers.get("cache-control")).toBe("no-store");
       expect(await res.json()).toEqual({ id: UUID, length: 32, version: 1, key: toBase64(want) });
     }
-    const releases = logger.records.filter((r) => r.event === "kms.key_released");
-    expect(releases.map((r) => r.fields["caller"])).toEqual([JOIN, BOOT]);
-    expect(releases[0]!.fields).toMatchObject({
+    const releases = logger.lines.filter((r) => r["msg"] === "kms.key_released");
+    expect(releases.map((r) => r["caller"])).toEqual([JOIN, BOOT]);
+    expect(releases[0]!).toMatchObject({
       id: UUID,
       time: "2026-11-25T00:00:00.000Z",
       mode: "cluster",
     });
-    expect(JSON.stringify(logger.records)).not.toContain(toBase64(want));
-    expect(JSON.stringify(logger.records)).not.toContain(toHex(want));
+    expect(JSON.stringify(logger.lines)).not.toContain(toBase64(want));
+    expect(JSON.stringify(logger.lines)).not.toContain(toHex(want));
   });
 
   test("the measurement secret matches V8", async () => {
@@ -303,7 +303,7 @@ describe("server-side failures", () => {
     expect((await app.request("/healthz")).status).toBe(200);
     expect((await app.request("/readyz")).status).toBe(503);
     expect(
-      logger.records.some((r) => r.event === "kms.request_failed" && r.fields["code"] === "HSM_UNAVAILABLE"),
+      logger.lines.some((r) => r["msg"] === "kms.request_failed" && r["code"] === "HSM_UNAVAILABLE"),
     ).toBe(true);
   });
 
@@ -339,7 +339,7 @@ describe("user-managed mode (in-memory KEK)", () => {
     const mismatch = await app.request(`/v1/data-keys/${UUID}?length=32`, {}, verified(JOIN));
     expect(mismatch.status).toBe(409);
     expect(((await mismatch.json()) as { code: string }).code).toBe("LENGTH_MISMATCH");
-    expect(metrics.created.get()).toBe(1);
+    expect(metrics.registry.render()).toContain('asterism_kms_keys_created_total{mode="user"} 1');
   });
 });
 

@@ -2,18 +2,12 @@ import { toBase64, wipe } from "@asterism/bytes";
 import { AsterismError, describeError } from "@asterism/errors";
 import { isDataKeyId, KeysError, LOWER_UUID_RE, MAX_DATA_KEY_LENGTH } from "@asterism/keys";
 import type { PeerAuth } from "@asterism/mtls";
+import type { Logger } from "@asterism/service";
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { KmsError } from "./errors.ts";
 import type { KeySource } from "./key-source.ts";
 import type { KmsMetrics } from "./metrics.ts";
-
-/** Structured logger; the KMS never passes key bytes to it. */
-export interface Logger {
-  info(event: string, fields: Record<string, unknown>): void;
-  warn(event: string, fields: Record<string, unknown>): void;
-  error(event: string, fields: Record<string, unknown>): void;
-}
 
 /** Who may do what. Identities are SAN URIs such as `asterism://join-service`. */
 export interface AccessPolicy {
@@ -31,10 +25,11 @@ export interface AccessPolicy {
 /** Everything {@link createApp} needs; nothing here is created by the app itself. */
 export interface KmsAppDeps {
   readonly keys: KeySource;
+  /** Structured logger (shared service logger); the KMS never passes key bytes to it. */
+  readonly logger: Logger;
   /** Resolve the TLS peer of a request from the adapter's env (`c.env.incoming.socket`). */
   readonly authenticate: (env: unknown) => Promise<PeerAuth>;
   readonly policy: AccessPolicy;
-  readonly logger: Logger;
   readonly metrics: KmsMetrics;
   readonly now: () => Date;
   /** Largest accepted request body in bytes (default 4 KiB; a request is ~100 bytes). */
@@ -192,7 +187,7 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
     await next();
     const route = c.get("route");
     deps.metrics.requests.inc({ route, status: String(c.res.status) });
-    deps.metrics.latency.observe({ route }, (performance.now() - start) / 1000);
+    deps.metrics.latency.observe((performance.now() - start) / 1000, { route });
   });
 
   /** Authenticate the caller and check it against `allowed`; returns the identity. */
@@ -201,12 +196,16 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
     if (peer.status !== "verified") {
       const reason = peer.status === "none" ? "NO_CERTIFICATE" : peer.reason;
       deps.metrics.authFailures.inc({ reason });
-      deps.logger.warn("kms.auth_refused", { reason, route: c.get("route"), time: deps.now().toISOString() });
+      deps.logger.log("warn", "kms.auth_refused", {
+        reason,
+        route: c.get("route"),
+        time: deps.now().toISOString(),
+      });
       throw new KmsError("UNAUTHENTICATED", "Client certificate required");
     }
     if (!allowed.has(peer.identity)) {
       deps.metrics.authFailures.inc({ reason: "IDENTITY_NOT_ALLOWED" });
-      deps.logger.warn("kms.auth_refused", {
+      deps.logger.log("warn", "kms.auth_refused", {
         reason: "IDENTITY_NOT_ALLOWED",
         caller: peer.identity,
         route: c.get("route"),
@@ -221,7 +220,7 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
     if (LOWER_UUID_RE.test(id)) return;
     if (deps.policy.namedKeys.get(id)?.has(caller) !== true) {
       deps.metrics.authFailures.inc({ reason: "NAMED_KEY_NOT_ALLOWED" });
-      deps.logger.warn("kms.auth_refused", {
+      deps.logger.log("warn", "kms.auth_refused", {
         reason: "NAMED_KEY_NOT_ALLOWED",
         caller,
         id,
@@ -242,7 +241,7 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
       : { key: await deps.keys.get(req.id, req.length, req.version), created: false };
     try {
       // Logged before the response leaves: id, caller, time; never the key.
-      deps.logger.info("kms.key_released", {
+      deps.logger.log("info", "kms.key_released", {
         id: req.id,
         length: req.length,
         version: req.version,
@@ -252,7 +251,7 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
         time: deps.now().toISOString(),
       });
       deps.metrics.releases.inc({ mode: deps.keys.mode, caller });
-      if (created) deps.metrics.created.inc();
+      if (created) deps.metrics.created.inc({ mode: deps.keys.mode });
       const body: DataKeyResponse = {
         id: req.id,
         length: req.length,
@@ -280,7 +279,9 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
   app.get("/metrics", async (c) => {
     c.set("route", "metrics");
     await requireCaller(c, deps.policy.metricsCallers);
-    return c.body(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    return c.body(deps.metrics.registry.render(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
   });
 
   app.get("/v1/data-keys/:id", async (c) => {
@@ -326,7 +327,7 @@ export function createApp(deps: KmsAppDeps): Hono<Env> {
     const code = known === undefined ? "INTERNAL" : (err as AsterismError<string>).code;
     deps.metrics.errors.inc({ domain, code });
     if (status >= 500) {
-      deps.logger.error("kms.request_failed", {
+      deps.logger.log("error", "kms.request_failed", {
         route: c.get("route"),
         domain,
         code,

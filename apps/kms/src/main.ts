@@ -3,7 +3,7 @@
  *
  *   kms                serve (config from KMS_* environment variables; see config.ts)
  *   kms rotate-kek     user mode: create the next KEK version on the token and rewrap every data key
- *   kms --version | --help
+ *   kms --version | --help   (shared service flags)
  */
 import { readFileSync } from "node:fs";
 import type { TLSSocket } from "node:tls";
@@ -19,38 +19,46 @@ import {
   verifyDataKeys,
 } from "@asterism/keys";
 import { createPeerAuthenticator, serveMtls } from "@asterism/mtls";
+import { createJsonLogger, handleServiceFlags, type LogFields, type ServiceInfo } from "@asterism/service";
 import * as v from "valibot";
-import pkg from "../package.json" with { type: "json" };
-import { createApp, type Logger } from "./app.ts";
+import { createApp } from "./app.ts";
 import { type KmsConfig, KmsConfigSchema, parseNamedKeys } from "./config.ts";
 import { createClusterKeySource, createUserKeySource, type KeySource } from "./key-source.ts";
-import { KmsMetrics } from "./metrics.ts";
+import { createKmsMetrics } from "./metrics.ts";
 
-const HELP = `asterism kms ${pkg.version}: data keys for node state disks, over mutual TLS
-
-usage: kms [rotate-kek] [--help] [--version]
-
-  (no command)  serve the KMS API
-  rotate-kek    user-managed mode: add a KEK version in the HSM and rewrap every stored data key
-                (resumable: run it again after an interruption)
-
-configuration (environment):
-  KMS_MODE=cluster|user  KMS_HOST (127.0.0.1)  KMS_PORT (9000, 0 = any free port)
-  KMS_TLS_CERT_FILE  KMS_TLS_KEY_FILE  KMS_CA_CERT_FILE
-  KMS_KEY_CALLERS  KMS_METRICS_CALLERS  KMS_NAMED_KEYS
-  cluster: KMS_MASTER_SECRET_FILE
-  user:    KMS_PKCS11_LIBRARY  KMS_PKCS11_TOKEN  KMS_PKCS11_PIN_FILE  KMS_STORE_DIR  KMS_CREATE_KEK
-`;
-
-/** JSON lines on stderr; fields never include key material (the app never passes any). */
-const logger: Logger = {
-  info: (event, fields) => log("info", event, fields),
-  warn: (event, fields) => log("warn", event, fields),
-  error: (event, fields) => log("error", event, fields),
+/** `--help` text: what the service is and every setting it reads. */
+const INFO: ServiceInfo = {
+  name: "kms",
+  summary: [
+    "Derives (cluster-managed) or unwraps (user-managed, PKCS#11 HSM) the data keys of node state disks,",
+    "for the JoinService and bootstrapper identities only, over mutual TLS.",
+    "",
+    "Commands: (none) serve the API; rotate-kek (user mode) add a KEK version in the HSM and rewrap",
+    "every stored data key (resumable: run it again after an interruption).",
+  ].join("\n"),
+  env: {
+    KMS_MODE: "cluster (master secret + HKDF) or user (PKCS#11 KEK, stored wrapped keys)",
+    KMS_HOST: "listen address (default 127.0.0.1)",
+    KMS_PORT: "listen port (default 9000; 0 = any free port)",
+    KMS_TLS_CERT_FILE: "server certificate (PEM) issued by the cluster CA",
+    KMS_TLS_KEY_FILE: "server private key (PEM)",
+    KMS_CA_CERT_FILE: "cluster CA certificate (PEM), the only trust anchor for callers",
+    KMS_KEY_CALLERS:
+      "identities allowed to fetch keys (default asterism://join-service,asterism://bootstrapper)",
+    KMS_METRICS_CALLERS: "identities allowed to read /metrics (default key callers + asterism://monitoring)",
+    KMS_NAMED_KEYS: "named ids and who may fetch them (default measurementSecret=asterism://join-service)",
+    KMS_MASTER_SECRET_FILE: 'cluster mode: {"key": b64, "salt": b64}',
+    KMS_PKCS11_LIBRARY: "user mode: PKCS#11 module path",
+    KMS_PKCS11_TOKEN: "user mode: token label",
+    KMS_PKCS11_PIN_FILE: "user mode: file holding the user PIN",
+    KMS_STORE_DIR: "user mode: directory of wrapped data keys",
+    KMS_CREATE_KEK: "user mode: true = create KEK v1 when the token has none (init)",
+  },
 };
-function log(level: string, event: string, fields: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ level, event, ...fields })}\n`);
-}
+
+/** JSON lines on stderr, with the shared redaction of secret-looking field names. */
+const logger = createJsonLogger({ base: { service: "kms" } });
+const log = (level: "info" | "error", msg: string, fields: LogFields) => logger.log(level, msg, fields);
 
 function fail(message: string, exitCode: number): never {
   log("error", "kms.startup_failed", { message });
@@ -116,7 +124,7 @@ async function serve(config: KmsConfig): Promise<void> {
       namedKeys: parseNamedKeys(config.KMS_NAMED_KEYS),
     },
     logger,
-    metrics: new KmsMetrics(),
+    metrics: createKmsMetrics(),
     now: () => new Date(),
   });
   const server = await serveMtls({
@@ -131,7 +139,6 @@ async function serve(config: KmsConfig): Promise<void> {
     mode: keys.mode,
     host: server.host,
     port: server.port,
-    version: pkg.version,
   });
   const stop = async () => {
     await server.close();
@@ -170,19 +177,13 @@ async function isFullyOn(store: ReturnType<typeof createFileKeyStore>, version: 
   return true;
 }
 
-const args = process.argv.slice(2);
-if (args.includes("--help") || args.includes("-h")) {
-  process.stdout.write(HELP);
-} else if (args.includes("--version")) {
-  process.stdout.write(`${pkg.version}\n`);
-} else if (args.length > 1 || (args.length === 1 && args[0] !== "rotate-kek")) {
-  process.stderr.write(`unknown arguments: ${args.join(" ")}\n\n${HELP}`);
-  process.exit(2);
-} else {
-  const config = loadConfig();
-  try {
-    await (args[0] === "rotate-kek" ? rotateKek(config) : serve(config));
-  } catch (err) {
-    fail(describeError(err), 1);
-  }
+const argv = process.argv.slice(2);
+const command = argv[0] === "rotate-kek" ? "rotate-kek" : "serve";
+const early = handleServiceFlags(INFO, command === "serve" ? argv : argv.slice(1));
+if (early !== undefined) process.exit(early);
+const config = loadConfig();
+try {
+  await (command === "rotate-kek" ? rotateKek(config) : serve(config));
+} catch (err) {
+  fail(describeError(err), 1);
 }

@@ -1,27 +1,18 @@
 /** Shared fixtures for the KMS app tests (not shipped: only *.test.ts files import it). */
 import type { PeerAuth } from "@asterism/mtls";
-import { createApp, type KmsAppDeps, type Logger } from "./app.ts";
+import { createMemoryLogger } from "@asterism/service";
+import { createApp, type KmsAppDeps } from "./app.ts";
 import type { KeySource } from "./key-source.ts";
-import { KmsMetrics } from "./metrics.ts";
+import { createKmsMetrics } from "./metrics.ts";
 
 export const JOIN = "asterism://join-service";
 export const BOOT = "asterism://bootstrapper";
 export const FIXED_NOW = new Date("2026-11-25T00:00:00Z");
 
-/** A logger that keeps every record. */
-export function memoryLogger(): Logger & {
-  records: { level: string; event: string; fields: Record<string, unknown> }[];
-} {
-  const records: { level: string; event: string; fields: Record<string, unknown> }[] = [];
-  const at = (level: string) => (event: string, fields: Record<string, unknown>) =>
-    void records.push({ level, event, fields });
-  return { records, info: at("info"), warn: at("warn"), error: at("error") };
-}
-
 /** Build the app with a fake peer authenticator: the test passes the peer as the request env. */
 export function testApp(keys: KeySource, over: Partial<KmsAppDeps> = {}) {
-  const logger = memoryLogger();
-  const metrics = new KmsMetrics();
+  const logger = createMemoryLogger();
+  const metrics = createKmsMetrics();
   const app = createApp({
     keys,
     authenticate: async (env) => (env as { peer?: PeerAuth }).peer ?? { status: "none" },
