@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { link, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBase64, toBase64 } from "@asterism/bytes";
 import * as v from "valibot";
@@ -15,21 +15,32 @@ const SUFFIX = ".json";
 const TEMP_PREFIX = ".tmp-";
 /** Entries are small (a wrapped key is < 5 KiB); refuse to read anything much larger. */
 const MAX_ENTRY_BYTES = 2 << 20;
+/** Temp files older than this are leftovers of a crash (a live write takes milliseconds). */
+const STALE_TEMP_MS = 60_000;
 
 /**
  * A {@link DataKeyStore} in a directory, one `<key>.json` file per entry.
  *
  * Writes go to a temp file that is fsynced, renamed over the entry and followed by an fsync of the
  * directory, so a crash (or SIGKILL) leaves either the old or the new entry, never a torn one. Leftover
- * temp files from a crash are removed when the store is opened. Compare-and-swap is serialized within
- * the process; the directory must have a single writer process (the embedded local cluster), which is
- * why production uses the Kubernetes backend, whose resourceVersion gives cross-process CAS.
+ * temp files from a crash are removed when the store is opened.
+ *
+ * Concurrency: every write is serialized within the process. Create-if-absent (`compareAndSwap(k, null,
+ * …)`) is also atomic across processes (link(2) refuses to replace), so two KMS processes racing to
+ * create one data key cannot both win. Updates of existing entries (`put`, CAS on a revision) are
+ * atomic but only checked within one process: run one updater (one `kms rotate-kek`) at a time. The KMS
+ * server itself never updates an existing entry. The Kubernetes backend gives full cross-process CAS.
  */
 export function createFileKeyStore(dir: string): DataKeyStore {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(dir))
-      if (name.startsWith(TEMP_PREFIX)) rmSync(join(dir, name), { force: true });
+    // Temp files of a crashed writer; young ones may belong to another live process mid-write.
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(TEMP_PREFIX) && statSync(join(dir, name)).mtimeMs < cutoff) {
+        rmSync(join(dir, name), { force: true });
+      }
+    }
   } catch (cause) {
     throw new KeyStoreError("IO_FAILED", "Cannot open key store directory", { actual: dir, cause });
   }
@@ -83,9 +94,20 @@ export function createFileKeyStore(dir: string): DataKeyStore {
     }
   }
 
-  async function write(key: string, revision: number, value: Uint8Array): Promise<string> {
+  /**
+   * Write an entry through a fsynced temp file. `exclusive`: create only if absent, via link(2), which
+   * fails with EEXIST instead of replacing, so creation is atomic across processes too (returns
+   * undefined when the entry already exists). Otherwise rename(2) replaces the entry atomically.
+   */
+  async function write(
+    key: string,
+    revision: number,
+    value: Uint8Array,
+    exclusive: boolean,
+  ): Promise<string | undefined> {
     const path = pathOf(key);
     const tmp = join(dir, `${TEMP_PREFIX}${key}-${crypto.randomUUID()}`);
+    let created = true;
     try {
       const fh = await open(tmp, "wx", 0o600);
       try {
@@ -94,7 +116,17 @@ export function createFileKeyStore(dir: string): DataKeyStore {
       } finally {
         await fh.close();
       }
-      await rename(tmp, path);
+      if (exclusive) {
+        try {
+          await link(tmp, path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+          created = false;
+        }
+        await unlink(tmp);
+      } else {
+        await rename(tmp, path);
+      }
       const dh = await open(dir, "r");
       try {
         await dh.sync();
@@ -105,7 +137,7 @@ export function createFileKeyStore(dir: string): DataKeyStore {
       await unlink(tmp).catch(() => undefined);
       throw new KeyStoreError("IO_FAILED", `Cannot write store entry ${key}`, { cause });
     }
-    return String(revision);
+    return created ? String(revision) : undefined;
   }
 
   return {
@@ -116,14 +148,14 @@ export function createFileKeyStore(dir: string): DataKeyStore {
     put: (key, value) =>
       serial(async () => {
         const cur = await read(key);
-        return write(key, (cur?.revision ?? 0) + 1, value);
+        return (await write(key, (cur?.revision ?? 0) + 1, value, false))!;
       }),
     compareAndSwap: (key, expected, value) =>
       serial(async () => {
         const cur = await read(key);
         const now = cur === undefined ? null : String(cur.revision);
         if (now !== expected) return undefined;
-        return write(key, (cur?.revision ?? 0) + 1, value);
+        return write(key, (cur?.revision ?? 0) + 1, value, expected === null);
       }),
     async list() {
       try {

@@ -216,3 +216,33 @@ describe("rotation killed with SIGKILL, then resumed", () => {
     keks = undefined;
   });
 });
+
+describe("token changes made by other processes", () => {
+  test("a KEK version created by another tool (pkcs11-tool) shows up in ring() after refresh", () => {
+    keks = open(); // the previous provider was closed above
+    const r = Bun.spawnSync(
+      [
+        "pkcs11-tool",
+        "--module",
+        token.libraryPath,
+        "--token-label",
+        token.label,
+        "--login",
+        "--pin",
+        token.pin,
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "asterism-kek-v7",
+        "--sensitive",
+      ],
+      { env: { ...process.env, ...token.env }, stdout: "pipe", stderr: "pipe" },
+    );
+    expect(r.exitCode).toBe(0);
+    expect(keks!.versions()).not.toContain(7);
+    keks!.refresh();
+    expect(keks!.versions()).toContain(7);
+    keks!.ping();
+  });
+});

@@ -12,12 +12,27 @@ export interface Pkcs11KekOptions {
   readonly pin: string;
   /** KEK object label prefix; version N is labelled `<prefix>N`. */
   readonly labelPrefix?: string;
+  /**
+   * How long (ms) the list of KEK versions is trusted before {@link Pkcs11KekProvider.ring} re-reads it
+   * from the token, so a running KMS picks up a version another process (`kms rotate-kek`) created.
+   * Default 10 s.
+   */
+  readonly refreshMs?: number;
+  /** Clock for the refresh interval (ms). */
+  readonly nowMs?: () => number;
 }
 
 /** KEKs on a PKCS#11 token, one AES-256 key object per version. */
 export interface Pkcs11KekProvider {
   /** Versions found on the token, ascending. */
   versions(): number[];
+  /** Re-read the KEK objects from the token now. */
+  refresh(): void;
+  /**
+   * Touch the token (read the newest KEK's label, or the session state when there is none); throws
+   * `HSM_UNAVAILABLE` when it does not answer. Used for readiness.
+   */
+  ping(): void;
   /** A ring over every version on the token; the highest one is current. */
   ring(): KekRing;
   /**
@@ -95,9 +110,14 @@ class Pkcs11Keks implements Pkcs11KekProvider {
   /** False when another provider in this process initialized the module first (it then finalizes it). */
   private ownsInit = true;
   private readonly handles = new Map<number, Buffer>();
+  private loadedAt = 0;
+  private readonly refreshMs: number;
+  private readonly nowMs: () => number;
 
   constructor(private readonly options: Pkcs11KekOptions) {
     this.prefix = options.labelPrefix ?? DEFAULT_PREFIX;
+    this.refreshMs = options.refreshMs ?? 10_000;
+    this.nowMs = options.nowMs ?? Date.now;
     try {
       this.p11.load(options.libraryPath);
     } catch (cause) {
@@ -171,6 +191,7 @@ class Pkcs11Keks implements Pkcs11KekProvider {
 
   private loadHandles(): void {
     const s = this.requireSession();
+    this.loadedAt = this.nowMs();
     this.handles.clear();
     this.p11.C_FindObjectsInit(s, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
@@ -230,7 +251,28 @@ class Pkcs11Keks implements Pkcs11KekProvider {
     return [...this.handles.keys()].sort((a, b) => a - b);
   }
 
+  refresh(): void {
+    try {
+      this.withSession(() => this.loadHandles());
+    } catch (err) {
+      throw this.mapError(err, "HSM_UNAVAILABLE");
+    }
+  }
+
+  ping(): void {
+    try {
+      this.withSession((s) => {
+        const newest = Math.max(0, ...this.handles.keys());
+        if (newest === 0) this.p11.C_GetSessionInfo(s);
+        else this.p11.C_GetAttributeValue(s, this.handleOf(newest), [{ type: pkcs11js.CKA_LABEL }]);
+      });
+    } catch (err) {
+      throw this.mapError(err, "HSM_UNAVAILABLE");
+    }
+  }
+
   ring(): KekRing {
+    if (this.nowMs() - this.loadedAt > this.refreshMs) this.refresh();
     const versions = this.versions();
     if (versions.length === 0) {
       throw new KekError("KEK_NOT_FOUND", "Cannot find key-encryption key on token", {
@@ -293,7 +335,11 @@ class Pkcs11Keks implements Pkcs11KekProvider {
           return this.withSession((s) => {
             const obj = this.p11.C_CreateObject(s, [
               ...carrier,
-              { type: pkcs11js.CKA_VALUE, value: Buffer.from(payload) },
+              // A view, not a copy: the caller wipes the payload right after wrapping.
+              {
+                type: pkcs11js.CKA_VALUE,
+                value: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+              },
             ]);
             try {
               const out = this.p11.C_WrapKey(
@@ -342,12 +388,14 @@ class Pkcs11Keks implements Pkcs11KekProvider {
   private mapError(
     err: unknown,
     code: "WRAP_FAILED" | "UNWRAP_FAILED" | "HSM_UNAVAILABLE",
-    v: number,
+    version?: number,
   ): KekError {
     if (err instanceof KekError) return err;
     const c = ckr(err);
     const mapped = c !== undefined && RECONNECTABLE.has(c) ? "HSM_UNAVAILABLE" : code;
-    return new KekError(mapped, `PKCS#11 operation with KEK v${v} failed`, { actual: ckrName(err) });
+    const what =
+      version === undefined ? "PKCS#11 operation failed" : `PKCS#11 operation with KEK v${version} failed`;
+    return new KekError(mapped, what, { actual: ckrName(err) });
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromUtf8, utf8 } from "@asterism/bytes";
@@ -60,12 +60,34 @@ describe("file key store", () => {
     await expect(s.put(key, utf8("v"))).rejects.toMatchObject({ code: "INVALID_STORE_KEY" });
   });
 
-  test("corrupt entry → CORRUPT_RECORD; leftover temp files are removed on open", async () => {
+  test("create-if-absent is atomic across processes: 4 racing processes, one winner per key", async () => {
+    const dir = tempDir();
+    const count = 40;
+    const procs = [0, 1, 2, 3].map((w) =>
+      Bun.spawn(["bun", join(import.meta.dir, "testdata", "create-child.ts")], {
+        env: { ...process.env, STORE_DIR: dir, COUNT: String(count), WORKER: String(w) },
+        stdout: "pipe",
+      }),
+    );
+    const won = await Promise.all(
+      procs.map(async (p) => JSON.parse(await new Response(p.stdout).text()) as string[]),
+    );
+    const all = won.flat();
+    expect(all.sort()).toEqual(Array.from({ length: count }, (_, i) => `k${i}`).sort());
+    const s = createFileKeyStore(dir);
+    for (const [w, keys] of won.entries()) {
+      for (const k of keys) expect(fromUtf8((await s.get(k))!.value)).toBe(String(w));
+    }
+  });
+
+  test("corrupt entry → CORRUPT_RECORD; stale temp files are removed on open, young ones kept", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.json"), "{nope");
     writeFileSync(join(dir, ".tmp-a-123"), "half");
+    writeFileSync(join(dir, ".tmp-b-456"), "in flight");
+    utimesSync(join(dir, ".tmp-a-123"), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
     const s = createFileKeyStore(dir);
-    expect(readdirSync(dir)).toEqual(["bad.json"]);
+    expect(readdirSync(dir).sort()).toEqual([".tmp-b-456", "bad.json"]);
     await expect(s.get("bad")).rejects.toBeInstanceOf(KeyStoreError);
     await expect(s.get("bad")).rejects.toMatchObject({ code: "CORRUPT_RECORD" });
   });

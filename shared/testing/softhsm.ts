@@ -8,6 +8,8 @@ export const SOFTHSM_LIBRARY = "/usr/lib/softhsm/libsofthsm2.so";
 
 /** A freshly initialized SoftHSM2 token in its own temp directory. */
 export interface SoftHsmToken {
+  /** Directory holding the token's object files (delete it to make the token vanish). */
+  readonly tokenDir: string;
   /** Path of the token's `softhsm2.conf`; SoftHSM reads `SOFTHSM2_CONF` at `C_Initialize`. */
   readonly confPath: string;
   /** `{ SOFTHSM2_CONF }`, to merge into a child process's env. */
@@ -50,6 +52,7 @@ export function createSoftHsmToken(label = "asterism-test", pin = "1234", soPin 
     throw new Error(`softhsm2-util --init-token failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
   }
   return {
+    tokenDir: tokens,
     confPath,
     env,
     libraryPath: SOFTHSM_LIBRARY,

@@ -248,6 +248,40 @@ describe("user-managed KMS (SoftHSM2 KEK) — restart and rotation", () => {
   });
 });
 
+describe("user-managed KMS when the HSM goes away", () => {
+  test("requests get 503 with a typed code, health stays up, readiness turns 503, process lives", async () => {
+    const lost = createSoftHsmToken("kms-lost-test", "1111", "2222");
+    try {
+      writeFileSync(join(dir, "pin-lost"), lost.pin);
+      const env = {
+        ...userEnv(),
+        ...lost.env,
+        KMS_PKCS11_TOKEN: lost.label,
+        KMS_PKCS11_PIN_FILE: join(dir, "pin-lost"),
+        KMS_STORE_DIR: join(dir, "store-lost"),
+      };
+      const kms = await start(env);
+      const id = "feedface-0000-4000-8000-000000000000";
+      expect((await createKey(kms, "join", id)).status).toBe(200);
+      expect((await as()(`${kms.url}/readyz`)).status).toBe(200);
+      rmSync(lost.tokenDir, { recursive: true, force: true });
+      for (const res of [
+        await createKey(kms, "join", "feedface-0000-4000-8000-000000000001"),
+        await getKey(kms, "join", id),
+      ]) {
+        expect(res.status).toBe(503);
+        expect(await res.json()).toMatchObject({ domain: "kek" });
+      }
+      expect((await as()(`${kms.url}/healthz`)).status).toBe(200);
+      expect((await as()(`${kms.url}/readyz`)).status).toBe(503);
+      expect(kms.proc.exitCode).toBeNull();
+      await stop(kms);
+    } finally {
+      lost.cleanup();
+    }
+  });
+});
+
 describe("command line", () => {
   test.each([
     { args: ["--version"], code: 0, out: /^kms \S+\n$/ },

@@ -108,7 +108,7 @@ async function buildKeySource(config: KmsConfig): Promise<{ keys: KeySource; clo
     store: createFileKeyStore(config.KMS_STORE_DIR!),
     ring: () => keks.ring(),
   });
-  return { keys: createUserKeySource(umk, () => keks.ring()), close: () => keks.close() };
+  return { keys: createUserKeySource(umk, () => keks.ping()), close: () => keks.close() };
 }
 
 async function serve(config: KmsConfig): Promise<void> {
