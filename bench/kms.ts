@@ -130,7 +130,12 @@ try {
     if (m) port = Number(m[1]);
   }
   if (port === undefined) throw new Error(`kms did not start: ${readFileSync(logPath, "utf8")}`);
-  const f = createMtlsFetch({ caCertPem: ca.certPem, certPem: join_.certPem, keyPem: join_.keyPem });
+  const f = createMtlsFetch({
+    caCertPem: ca.certPem,
+    certPem: join_.certPem,
+    keyPem: join_.keyPem,
+    serverIdentity: "asterism://kms",
+  });
   const base = `https://127.0.0.1:${port}/v1/data-keys/`;
   api = await run(`KMS API over mTLS (GET /v1/data-keys, ${CONCURRENCY} callers)`, async (i) => {
     const res = await f(`${base}${uuidFor(i)}?length=32`);

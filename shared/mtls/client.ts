@@ -1,3 +1,7 @@
+import { checkServerIdentity as checkHostname, type PeerCertificate } from "node:tls";
+import { parseIdentityUri } from "./identity.ts";
+import * as x509 from "./x509.ts";
+
 /** TLS material for {@link createMtlsFetch}. */
 export interface MtlsClientOptions {
   /** Trust anchor for the server certificate (the cluster CA, PEM). */
@@ -7,6 +11,11 @@ export interface MtlsClientOptions {
   readonly keyPem?: string;
   /** Expected server name when it differs from the URL host. */
   readonly serverName?: string;
+  /**
+   * Identity the server certificate must carry (SAN URI, e.g. `asterism://kms`). Without it any
+   * certificate from the cluster CA with the right host name is accepted.
+   */
+  readonly serverIdentity?: string;
 }
 
 /**
@@ -21,7 +30,28 @@ export function createMtlsFetch(
     ...(options.certPem === undefined ? {} : { cert: options.certPem }),
     ...(options.keyPem === undefined ? {} : { key: options.keyPem }),
     ...(options.serverName === undefined ? {} : { serverName: options.serverName }),
+    ...(options.serverIdentity === undefined
+      ? {}
+      : { checkServerIdentity: identityChecker(options.serverIdentity) }),
     rejectUnauthorized: true,
   };
   return (url, init) => fetch(url, { ...init, tls } as RequestInit);
+}
+
+/** Host name check as usual, then exactly one `asterism://` SAN URI equal to `want`. */
+function identityChecker(want: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const hostError = checkHostname(host, cert);
+    if (hostError !== undefined) return hostError;
+    try {
+      const san = new x509.X509Certificate(new Uint8Array(cert.raw)).getExtension(
+        x509.SubjectAlternativeNameExtension,
+      );
+      const uris = (san?.names.items ?? []).filter((n) => n.type === "url").map((n) => n.value);
+      if (uris.length === 1 && uris[0] === want && parseIdentityUri(want) !== undefined) return undefined;
+    } catch {
+      // Unparseable certificate: fall through to the refusal.
+    }
+    return new Error(`server certificate does not carry the identity ${want}`);
+  };
 }

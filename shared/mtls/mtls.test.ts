@@ -106,6 +106,17 @@ describe("peer authentication over real mTLS", () => {
     expect(server.host).toBe("127.0.0.1");
   });
 
+  test("a client pinned to the server identity accepts asterism://kms and refuses anything else", async () => {
+    const ok = createMtlsFetch({ caCertPem: ca.certPem, ...creds["join"], serverIdentity: "asterism://kms" });
+    expect((await ok(`${server.url}/whoami`)).status).toBe(200);
+    const pinned = createMtlsFetch({
+      caCertPem: ca.certPem,
+      ...creds["join"],
+      serverIdentity: "asterism://join-service",
+    });
+    await expect(pinned(`${server.url}/whoami`)).rejects.toThrow();
+  });
+
   test("a client refuses a server whose cert is from another CA", async () => {
     const f = createMtlsFetch({ caCertPem: otherCa.certPem, ...creds["join"] });
     await expect(f(`${server.url}/whoami`)).rejects.toThrow();

@@ -20,8 +20,13 @@ export interface ServeMtlsOptions {
   readonly port?: number;
   /** Largest request header block (bytes). */
   readonly maxHeaderSize?: number;
-  /** Idle connection timeout (ms). */
+  /** Idle connection timeout (ms); default 30 s. */
   readonly timeoutMs?: number;
+  /** Time allowed for a TLS handshake and for a whole request (ms); default 10 s each. */
+  readonly handshakeTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** Concurrent connections accepted; default 1024. */
+  readonly maxConnections?: number;
 }
 
 /** A running mTLS server. */
@@ -47,7 +52,10 @@ export function serveMtls(options: ServeMtlsOptions): Promise<MtlsServer> {
     { maxHeaderSize: options.maxHeaderSize ?? 16 * 1024 },
     getRequestListener(options.fetch as Parameters<typeof getRequestListener>[0]),
   );
+  // Bounded everything: idle sockets, slow request senders, slow handshakes, connection count.
   http.timeout = options.timeoutMs ?? 30_000;
+  http.requestTimeout = options.requestTimeoutMs ?? 10_000;
+  http.headersTimeout = Math.min(http.requestTimeout, 10_000);
   const sockets = new Set<TLSSocket>();
   const tls = createTlsServer(
     {
@@ -57,6 +65,7 @@ export function serveMtls(options: ServeMtlsOptions): Promise<MtlsServer> {
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: "TLSv1.3",
+      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     },
     (socket) => {
       sockets.add(socket);
@@ -64,6 +73,7 @@ export function serveMtls(options: ServeMtlsOptions): Promise<MtlsServer> {
       http.emit("connection", socket);
     },
   );
+  tls.maxConnections = options.maxConnections ?? 1024;
   tls.on("tlsClientError", () => {
     // A failed handshake (scanner, wrong protocol) must not take the server down.
   });

@@ -143,6 +143,7 @@ async function stop(kms: Kms, signal: "SIGKILL" | "SIGTERM" = "SIGTERM") {
 const as = (who?: string) =>
   createMtlsFetch({
     caCertPem: ca.certPem,
+    serverIdentity: "asterism://kms",
     ...(who === undefined ? {} : { certPem: creds[who]!.certPem, keyPem: creds[who]!.keyPem }),
   });
 const getKey = (kms: Kms, who: string | undefined, id: string, length = 32) =>
