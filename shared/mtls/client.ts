@@ -13,7 +13,12 @@ export interface MtlsClientOptions {
   readonly serverName?: string;
   /**
    * Identity the server certificate must carry (SAN URI, e.g. `asterism://kms`). Without it any
-   * certificate from the cluster CA with the right host name is accepted.
+   * certificate from the cluster CA with the right host name (DNS/IP SAN) is accepted, so the CA must
+   * give each service's DNS name to that service only.
+   *
+   * Cost (measured, Bun 1.4.5): with a `checkServerIdentity` callback Bun's fetch does not pool
+   * connections, so every request pays a full TLS handshake (about 10× slower at 200 concurrent
+   * callers). Use it for rare calls; rely on the host-name check for hot paths.
    */
   readonly serverIdentity?: string;
 }
