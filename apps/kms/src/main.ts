@@ -96,7 +96,13 @@ function openHsm(config: KmsConfig): Pkcs11KekProvider {
 
 async function buildKeySource(config: KmsConfig): Promise<{ keys: KeySource; close: () => void }> {
   if (config.KMS_MODE === "cluster") {
-    const master = parseMasterSecret(readFileSync(config.KMS_MASTER_SECRET_FILE!));
+    const file = readFileSync(config.KMS_MASTER_SECRET_FILE!);
+    let master: ReturnType<typeof parseMasterSecret>;
+    try {
+      master = parseMasterSecret(file);
+    } finally {
+      file.fill(0); // the base64 text is the secret too
+    }
     return {
       keys: createClusterKeySource(await ClusterKeys.create(master.key, master.salt)),
       close: () => {},
