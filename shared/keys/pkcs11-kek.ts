@@ -155,8 +155,14 @@ class Pkcs11Keks implements Pkcs11KekProvider {
       this.p11.C_Login(session, pkcs11js.CKU_USER, this.options.pin);
     } catch (err) {
       const code = ckr(err);
+      // ALREADY_LOGGED_IN: PKCS#11 login state is per process, so another provider in this process
+      // already logged in (and the PIN was checked then).
       if (code !== CKR_USER_ALREADY_LOGGED_IN) {
-        this.p11.C_CloseSession(session);
+        try {
+          this.p11.C_CloseSession(session);
+        } catch {
+          // The session is useless either way.
+        }
         if (code !== undefined && code >= CKR_PIN_INCORRECT && code <= CKR_PIN_LOCKED) {
           throw new KekError("HSM_LOGIN_FAILED", `Cannot log in to token "${this.options.tokenLabel}"`, {
             actual: ckrName(err),
@@ -166,7 +172,11 @@ class Pkcs11Keks implements Pkcs11KekProvider {
       }
     }
     this.session = session;
-    this.loadHandles();
+    try {
+      this.loadHandles();
+    } catch (err) {
+      throw this.mapError(err, "HSM_UNAVAILABLE");
+    }
   }
 
   private findSlot(): Buffer {
@@ -191,8 +201,7 @@ class Pkcs11Keks implements Pkcs11KekProvider {
 
   private loadHandles(): void {
     const s = this.requireSession();
-    this.loadedAt = this.nowMs();
-    this.handles.clear();
+    const next = new Map<number, Buffer>();
     this.p11.C_FindObjectsInit(s, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -210,14 +219,18 @@ class Pkcs11Keks implements Pkcs11KekProvider {
       const m = re.exec(label);
       if (m?.[1] === undefined) continue;
       const version = Number(m[1]);
-      if (this.handles.has(version)) {
+      if (next.has(version)) {
         throw new KekError("KEK_NOT_FOUND", "Ambiguous key-encryption key on token", {
           expected: `one object labelled "${label}"`,
           actual: "several",
         });
       }
-      this.handles.set(version, h);
+      next.set(version, h);
     }
+    // Swap only after a complete listing, so a failure keeps the previous view.
+    this.handles.clear();
+    for (const [v, h] of next) this.handles.set(v, h);
+    this.loadedAt = this.nowMs();
   }
 
   private requireSession(): Buffer {
