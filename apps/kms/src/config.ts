@@ -28,8 +28,9 @@ const identityList = v.pipe(
  * - `KMS_NAMED_KEYS`: `name=identity|identity;name=…` — named ids that may be served and to whom
  *   (default `measurementSecret=asterism://join-service`).
  * - cluster mode: `KMS_MASTER_SECRET_FILE` (`{"key": b64, "salt": b64}`).
- * - user mode: `KMS_PKCS11_LIBRARY`, `KMS_PKCS11_TOKEN`, `KMS_PKCS11_PIN_FILE`, `KMS_STORE_DIR`,
- *   `KMS_CREATE_KEK` (`true`: create KEK v1 when the token has none; for init).
+ * - user mode: `KMS_PKCS11_LIBRARY`, `KMS_PKCS11_TOKEN`, `KMS_PKCS11_PIN_FILE`, `KMS_CREATE_KEK` (`true`:
+ *   create KEK v1 when the token has none; for init), and where wrapped keys live: `KMS_STATE_DB` (the
+ *   embedded cluster state, SQLite, safe with several processes) or `KMS_STORE_DIR` (a directory).
  */
 export const KmsConfigSchema = v.pipe(
   v.object({
@@ -56,6 +57,7 @@ export const KmsConfigSchema = v.pipe(
     KMS_PKCS11_TOKEN: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(32))),
     KMS_PKCS11_PIN_FILE: v.optional(file),
     KMS_STORE_DIR: v.optional(file),
+    KMS_STATE_DB: v.optional(file),
     KMS_CREATE_KEK: v.optional(v.picklist(["true", "false"]), "false"),
   }),
   v.check(
@@ -68,8 +70,8 @@ export const KmsConfigSchema = v.pipe(
       (c.KMS_PKCS11_LIBRARY !== undefined &&
         c.KMS_PKCS11_TOKEN !== undefined &&
         c.KMS_PKCS11_PIN_FILE !== undefined &&
-        c.KMS_STORE_DIR !== undefined),
-    "user mode needs KMS_PKCS11_LIBRARY, KMS_PKCS11_TOKEN, KMS_PKCS11_PIN_FILE and KMS_STORE_DIR",
+        (c.KMS_STORE_DIR === undefined) !== (c.KMS_STATE_DB === undefined)),
+    "user mode needs KMS_PKCS11_LIBRARY, KMS_PKCS11_TOKEN, KMS_PKCS11_PIN_FILE and one of KMS_STORE_DIR, KMS_STATE_DB",
   ),
 );
 export type KmsConfig = v.InferOutput<typeof KmsConfigSchema>;

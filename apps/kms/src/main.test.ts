@@ -87,14 +87,15 @@ const clusterEnv = () => ({
   KMS_MODE: "cluster",
   KMS_MASTER_SECRET_FILE: join(dir, "master.json"),
 });
-const userEnv = () => ({
+/** User mode; wrapped keys in the embedded cluster state (SQLite) unless `storeDir` is given. */
+const userEnv = (storeDir?: string) => ({
   ...baseEnv(),
   ...token.env,
   KMS_MODE: "user",
   KMS_PKCS11_LIBRARY: token.libraryPath,
   KMS_PKCS11_TOKEN: token.label,
   KMS_PKCS11_PIN_FILE: join(dir, "pin"),
-  KMS_STORE_DIR: join(dir, "store"),
+  ...(storeDir === undefined ? { KMS_STATE_DB: join(dir, "state.db") } : { KMS_STORE_DIR: storeDir }),
   KMS_CREATE_KEK: "true",
 });
 
@@ -203,7 +204,7 @@ describe("cluster-managed KMS over real mTLS", () => {
   });
 });
 
-describe("user-managed KMS (SoftHSM2 KEK) — restart and rotation", () => {
+describe("user-managed KMS (SoftHSM2 KEK, keys in the embedded cluster state) — restart and rotation", () => {
   const ids = Array.from({ length: 6 }, (_, i) => `0000000${i}-aaaa-4bbb-8ccc-dddddddddddd`);
 
   test("keys survive SIGKILL + restart and a KEK rotation, unchanged", async () => {
@@ -255,11 +256,10 @@ describe("user-managed KMS when the HSM goes away", () => {
     try {
       writeFileSync(join(dir, "pin-lost"), lost.pin);
       const env = {
-        ...userEnv(),
+        ...userEnv(join(dir, "store-lost")),
         ...lost.env,
         KMS_PKCS11_TOKEN: lost.label,
         KMS_PKCS11_PIN_FILE: join(dir, "pin-lost"),
-        KMS_STORE_DIR: join(dir, "store-lost"),
       };
       const kms = await start(env);
       const id = "feedface-0000-4000-8000-000000000000";
@@ -294,12 +294,16 @@ describe("command line", () => {
   });
 
   test.each([
-    { name: "no configuration", env: {} as Record<string, string> },
-    { name: "cluster mode without master secret", env: { KMS_MODE: "cluster" } },
-    { name: "unknown argument", env: {}, args: ["--frobnicate"] },
+    { name: "no configuration", env: (): Record<string, string> => ({}) },
+    { name: "cluster mode without master secret", env: () => ({ KMS_MODE: "cluster" }) },
+    {
+      name: "user mode with two stores",
+      env: () => ({ ...userEnv(join(dir, "x")), KMS_STATE_DB: join(dir, "y.db") }),
+    },
+    { name: "unknown argument", env: () => ({}), args: ["--frobnicate"] },
   ])("$name → exit 2", ({ env, args }) => {
     const r = Bun.spawnSync(["bun", MAIN, ...(args ?? [])], {
-      env: { ...baseEnv(), ...env },
+      env: { ...baseEnv(), ...env() },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -11,6 +11,8 @@ import { describeError } from "@asterism/errors";
 import {
   ClusterKeys,
   createFileKeyStore,
+  DataKeyRecordSchema,
+  type DataKeyStore,
   openPkcs11Keks,
   type Pkcs11KekProvider,
   parseMasterSecret,
@@ -20,11 +22,13 @@ import {
 } from "@asterism/keys";
 import { createPeerAuthenticator, serveMtls } from "@asterism/mtls";
 import { createJsonLogger, handleServiceFlags, type LogFields, type ServiceInfo } from "@asterism/service";
+import { openSqliteState } from "@asterism/state";
 import * as v from "valibot";
 import { createApp } from "./app.ts";
 import { type KmsConfig, KmsConfigSchema, parseNamedKeys } from "./config.ts";
 import { createClusterKeySource, createUserKeySource, type KeySource } from "./key-source.ts";
 import { createKmsMetrics } from "./metrics.ts";
+import { createStateKeyStore } from "./state-key-store.ts";
 
 /** `--help` text: what the service is and every setting it reads. */
 const INFO: ServiceInfo = {
@@ -51,7 +55,8 @@ const INFO: ServiceInfo = {
     KMS_PKCS11_LIBRARY: "user mode: PKCS#11 module path",
     KMS_PKCS11_TOKEN: "user mode: token label",
     KMS_PKCS11_PIN_FILE: "user mode: file holding the user PIN",
-    KMS_STORE_DIR: "user mode: directory of wrapped data keys",
+    KMS_STATE_DB: "user mode: embedded cluster state (SQLite file) holding the wrapped data keys",
+    KMS_STORE_DIR: "user mode: directory of wrapped data keys (instead of KMS_STATE_DB)",
     KMS_CREATE_KEK: "user mode: true = create KEK v1 when the token has none (init)",
   },
 };
@@ -110,11 +115,24 @@ async function buildKeySource(config: KmsConfig): Promise<{ keys: KeySource; clo
   }
   const keks = openHsm(config);
   keks.ring(); // fail fast when the token holds no KEK
-  const umk = new UserManagedKeys({
-    store: createFileKeyStore(config.KMS_STORE_DIR!),
-    ring: () => keks.ring(),
-  });
-  return { keys: createUserKeySource(umk, () => keks.ping()), close: () => keks.close() };
+  const store = openStore(config);
+  const umk = new UserManagedKeys({ store: store.store, ring: () => keks.ring() });
+  return {
+    keys: createUserKeySource(umk, () => keks.ping()),
+    close: () => {
+      keks.close();
+      store.close();
+    },
+  };
+}
+
+/** Where wrapped data keys live in user mode. */
+function openStore(config: KmsConfig): { store: DataKeyStore; close: () => void } {
+  if (config.KMS_STATE_DB !== undefined) {
+    const state = openSqliteState(config.KMS_STATE_DB);
+    return { store: createStateKeyStore(state), close: () => state.close() };
+  }
+  return { store: createFileKeyStore(config.KMS_STORE_DIR!), close: () => {} };
 }
 
 async function serve(config: KmsConfig): Promise<void> {
@@ -158,7 +176,7 @@ async function serve(config: KmsConfig): Promise<void> {
 async function rotateKek(config: KmsConfig): Promise<void> {
   if (config.KMS_MODE !== "user") fail("rotate-kek needs KMS_MODE=user", 2);
   const keks = openHsm(config);
-  const store = createFileKeyStore(config.KMS_STORE_DIR!);
+  const { store, close } = openStore(config);
   const versions = keks.versions();
   // Resume an interrupted rotation instead of adding yet another version: a rotation is only finished
   // when every record is active under the newest KEK.
@@ -170,14 +188,15 @@ async function rotateKek(config: KmsConfig): Promise<void> {
   const check = await verifyDataKeys(store, keks.ring());
   log("info", "kms.kek_rotated", { target, ...summary, unreadable: check.failures.length });
   keks.close();
+  close();
   if (check.failures.length > 0) process.exit(1);
 }
 
-async function isFullyOn(store: ReturnType<typeof createFileKeyStore>, version: number): Promise<boolean> {
+async function isFullyOn(store: DataKeyStore, version: number): Promise<boolean> {
   for (const id of await store.list()) {
     const cur = await store.get(id);
     if (cur === undefined) continue;
-    const rec = JSON.parse(new TextDecoder().decode(cur.value)) as { active: number; wraps: object };
+    const rec = v.parse(DataKeyRecordSchema, JSON.parse(new TextDecoder().decode(cur.value)));
     if (rec.active !== version || Object.keys(rec.wraps).length !== 1) return false;
   }
   return true;
