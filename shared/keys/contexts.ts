@@ -28,8 +28,8 @@ export interface DerivationContext {
   readonly version: number;
   /** Fixed output length in bytes, or `undefined` when the caller chooses (1–{@link MAX_DATA_KEY_LENGTH}). */
   readonly length: number | undefined;
-  /** Pattern the id must match, or `undefined` when the purpose takes no id. */
-  readonly idPattern: RegExp | undefined;
+  /** The ids this purpose accepts, or `undefined` when it takes no id. */
+  readonly id: { readonly accepts: (id: string) => boolean; readonly describe: string } | undefined;
   /** The HKDF info string for `id` (already validated). */
   info(id: string | undefined): string;
 }
@@ -38,7 +38,7 @@ const fixed = (purpose: string, info: string): DerivationContext => ({
   purpose,
   version: 1,
   length: 32,
-  idPattern: undefined,
+  id: undefined,
   info: () => info,
 });
 
@@ -58,7 +58,7 @@ export const DERIVATION_CONTEXTS = {
       purpose: "diskKey",
       version: 1,
       length: 32,
-      idPattern: LOWER_UUID_RE,
+      id: { accepts: (id: string) => LOWER_UUID_RE.test(id), describe: "a lower-case UUID" },
       info: (id: string | undefined) => `${DEK_PREFIX}${id ?? ""}`,
     },
   },
@@ -70,7 +70,7 @@ export const DERIVATION_CONTEXTS = {
       purpose: "dataKey",
       version: 1,
       length: undefined,
-      idPattern: undefined, // checked by isDataKeyId: UUID or named id
+      id: { accepts: (id: string) => isDataKeyId(id), describe: "a lower-case UUID or a named id" },
       info: (id: string | undefined) => `${DEK_PREFIX}${id ?? ""}`,
     },
   },

@@ -5,7 +5,6 @@ import {
   DERIVATION_CONTEXTS,
   type DerivationContext,
   type DerivationPurpose,
-  isDataKeyId,
   MAX_DATA_KEY_LENGTH,
 } from "./contexts.ts";
 import { KeysError } from "./errors.ts";
@@ -132,8 +131,7 @@ export async function deriveWith(
 }
 
 function checkId(context: DerivationContext, id: string | undefined): void {
-  const wantsId = context.purpose === "dataKey" || context.idPattern !== undefined;
-  if (!wantsId) {
+  if (context.id === undefined) {
     if (id !== undefined) {
       throw new KeysError("INVALID_KEY_ID", `Cannot derive ${context.purpose} key`, {
         expected: "no id",
@@ -142,11 +140,9 @@ function checkId(context: DerivationContext, id: string | undefined): void {
     }
     return;
   }
-  const ok =
-    id !== undefined && (context.idPattern === undefined ? isDataKeyId(id) : context.idPattern.test(id));
-  if (!ok) {
+  if (id === undefined || !context.id.accepts(id)) {
     throw new KeysError("INVALID_KEY_ID", `Cannot derive ${context.purpose} key`, {
-      expected: context.idPattern === undefined ? "a lower-case UUID or a named id" : "a lower-case UUID",
+      expected: context.id.describe,
       actual: id === undefined ? "no id" : JSON.stringify(id.slice(0, 40)),
     });
   }
