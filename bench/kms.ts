@@ -4,9 +4,11 @@
  * callers through the real API (the `kms` service in its own process, cluster-managed mode, mutual TLS
  * on 127.0.0.1, Bun fetch with a JoinService client certificate), against raw HKDF-SHA256 through
  * WebCrypto measured in the same run with the same concurrency. A fourth case runs the service in
- * user-managed mode (1000 random data keys wrapped by a SoftHSM2 KEK; every request is an HSM unwrap).
+ * user-managed mode (1000 random data keys wrapped by a SoftHSM2 KEK; every request is an HSM unwrap),
+ * and a transport-only case (same mTLS/HTTP/Hono stack answering a constant) separates the KMS's own
+ * cost from TLS and HTTP.
  *
- * Usage: bun bench/kms.ts            (BENCH_SECONDS per case, default 4; total < 30 s)
+ * Usage: bun bench/kms.ts            (BENCH_SECONDS per case, default 3; total < 30 s)
  * Prints a table and one JSON line.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +20,7 @@ import { createClusterCa, createMtlsFetch, issueServiceCertificate } from "@aste
 import { createSoftHsmToken } from "@asterism/testing";
 
 const CONCURRENCY = 200;
-const PHASE_MS = Math.max(1, Number(process.env["BENCH_SECONDS"] ?? "4")) * 1000;
+const PHASE_MS = Math.max(1, Number(process.env["BENCH_SECONDS"] ?? "3")) * 1000;
 const WARMUP_MS = 1000;
 
 interface Result {
@@ -157,9 +159,43 @@ async function throughService(name: string, env: Record<string, string>, keyCoun
   }
 }
 
+/** The transport alone: same TLS/HTTP/Hono/authenticator stack, constant answer, own process. */
+async function throughEcho(name: string): Promise<Result> {
+  const child = Bun.spawn(["bun", join(import.meta.dir, "support", "mtls-echo-server.ts")], {
+    env: {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      CERT: join(dir, "kms.pem"),
+      KEY: join(dir, "kms.key"),
+      CA: join(dir, "ca.pem"),
+    },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  try {
+    const reader = child.stdout.getReader();
+    const first = await Promise.race([reader.read(), Bun.sleep(5000).then(() => undefined)]);
+    reader.releaseLock();
+    const port =
+      first?.value === undefined
+        ? undefined
+        : (JSON.parse(new TextDecoder().decode(first.value)) as { port: number }).port;
+    if (port === undefined) throw new Error("echo server did not start");
+    return await run(name, async (i) => {
+      const res = await mtlsFetch(`https://127.0.0.1:${port}/v1/data-keys/${uuidFor(i)}?length=32`);
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      await res.arrayBuffer();
+    });
+  } finally {
+    child.kill("SIGTERM");
+    await child.exited;
+  }
+}
+
+let echo: Result;
 let api: Result;
 let userApi: Result;
 try {
+  echo = await throughEcho(`mTLS transport only (same stack, constant body), ${CONCURRENCY} callers`);
   api = await throughService(
     `KMS API, cluster mode (HKDF), mTLS, ${CONCURRENCY} callers`,
     { KMS_MODE: "cluster", KMS_MASTER_SECRET_FILE: join(dir, "master.json") },
@@ -183,7 +219,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const results = [raw, inProcess, api, userApi];
+const results = [raw, inProcess, echo, api, userApi];
 const fmt = (n: number, d = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const rows = results.map((r) => [
@@ -210,6 +246,7 @@ console.log(
     phaseSeconds: PHASE_MS / 1000,
     results: results.map((r) => ({ ...r, ratioVsRawHkdf: r.perSecond / raw.perSecond })),
     apiP99VsRawP99: api.p99Ms / raw.p99Ms,
+    apiThroughputVsTransport: api.perSecond / echo.perSecond,
     userApiP99VsRawP99: userApi.p99Ms / raw.p99Ms,
   }),
 );
