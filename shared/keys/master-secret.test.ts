@@ -45,6 +45,15 @@ describe("parseMasterSecret", () => {
     }
   });
 
+  test("serializing refuses what parsing would refuse", () => {
+    expect(() => serializeMasterSecret({ key: new Uint8Array(15), salt: new Uint8Array(32) })).toThrow(
+      KeysError,
+    );
+    expect(() => serializeMasterSecret({ key: new Uint8Array(32), salt: new Uint8Array(31) })).toThrow(
+      KeysError,
+    );
+  });
+
   test("round trip (bytes input) with minimum lengths", () => {
     const file = JSON.stringify({ key: b64(16, 1), salt: b64(32, 2) });
     const s = parseMasterSecret(new TextEncoder().encode(file));

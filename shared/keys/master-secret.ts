@@ -84,5 +84,17 @@ function decodePart(name: string, b64: string, min: number): Uint8Array {
 
 /** Serialize to the file format, compact JSON with `key` before `salt` (as Constellation writes it). */
 export function serializeMasterSecret(secret: MasterSecret): string {
+  // The same length rules as parsing, so a written file can always be read back.
+  for (const [name, b, min] of [
+    ["key", secret.key, MIN_MASTER_KEY_LENGTH],
+    ["salt", secret.salt, MIN_MASTER_SALT_LENGTH],
+  ] as const) {
+    if (b.length < min || b.length > MAX_MASTER_SECRET_PART) {
+      throw new KeysError("INVALID_MASTER_SECRET", "Cannot serialize master secret", {
+        expected: `${name} of ${min}–${MAX_MASTER_SECRET_PART} bytes`,
+        actual: `${b.length} bytes`,
+      });
+    }
+  }
   return JSON.stringify({ key: toBase64(secret.key), salt: toBase64(secret.salt) });
 }
