@@ -19,7 +19,7 @@ import { ClusterKeys } from "@asterism/keys";
 import { createClusterCa, createMtlsFetch, issueServiceCertificate } from "@asterism/mtls";
 import { createSoftHsmToken } from "@asterism/testing";
 
-const CONCURRENCY = 200;
+const CONCURRENCY = Math.max(1, Number(process.env["BENCH_CONCURRENCY"] ?? "200"));
 const PHASE_MS = Math.max(1, Number(process.env["BENCH_SECONDS"] ?? "3")) * 1000;
 const WARMUP_MS = 1000;
 
