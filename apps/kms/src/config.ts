@@ -1,5 +1,6 @@
 import * as v from "valibot";
 
+const IDENTITY_RE = /^asterism:\/\/[a-z][a-z0-9-]{0,62}$/;
 const file = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 const identityList = v.pipe(
   v.string(),
@@ -10,9 +11,7 @@ const identityList = v.pipe(
       .map((x) => x.trim())
       .filter((x) => x.length > 0),
   ),
-  v.array(
-    v.pipe(v.string(), v.regex(/^asterism:\/\/[a-z][a-z0-9-]{0,62}$/, "identity must be asterism://<name>")),
-  ),
+  v.array(v.pipe(v.string(), v.regex(IDENTITY_RE, "identity must be asterism://<name>"))),
 );
 
 /**
@@ -49,7 +48,16 @@ export const KmsConfigSchema = v.pipe(
       "asterism://join-service,asterism://bootstrapper,asterism://monitoring",
     ),
     KMS_NAMED_KEYS: v.optional(
-      v.pipe(v.string(), v.maxLength(4096), v.regex(/^([A-Za-z][A-Za-z0-9_]{0,63}=[a-z0-9:/|-]+(;|$))*$/)),
+      v.pipe(
+        v.string(),
+        v.maxLength(4096),
+        v.regex(/^([A-Za-z][A-Za-z0-9_]{0,63}=[a-z0-9:/|-]+(;|$))*$/),
+        v.check(
+          (spec) =>
+            [...parseNamedKeys(spec).values()].every((ids) => [...ids].every((id) => IDENTITY_RE.test(id))),
+          "every identity must be asterism://<name>",
+        ),
+      ),
       "measurementSecret=asterism://join-service",
     ),
     KMS_MASTER_SECRET_FILE: v.optional(file),
