@@ -1,4 +1,6 @@
 import { defineGroup } from "../../command.ts";
+import { verifySnpCommand } from "./verify-snp.ts";
+import { verifyTdxCommand } from "./verify-tdx.ts";
 
 /**
  * `asterism attestation …`: offline evidence checks. Each subcommand lives in its own file in this folder
@@ -7,5 +9,5 @@ import { defineGroup } from "../../command.ts";
 export const attestationGroup = defineGroup(
   "attestation",
   "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
-  [],
+  [verifySnpCommand, verifyTdxCommand],
 );
