@@ -1,6 +1,7 @@
 import { checkServerIdentity as checkHostname, type PeerCertificate } from "node:tls";
+import { parseCertificate } from "@asterism/pki";
+import { sanUris } from "./extensions.ts";
 import { parseIdentityUri } from "./identity.ts";
-import * as x509 from "./x509.ts";
 
 /** TLS material for {@link createMtlsFetch}. */
 export interface MtlsClientOptions {
@@ -49,10 +50,7 @@ function identityChecker(want: string): (host: string, cert: PeerCertificate) =>
     const hostError = checkHostname(host, cert);
     if (hostError !== undefined) return hostError;
     try {
-      const san = new x509.X509Certificate(new Uint8Array(cert.raw)).getExtension(
-        x509.SubjectAlternativeNameExtension,
-      );
-      const uris = (san?.names.items ?? []).filter((n) => n.type === "url").map((n) => n.value);
+      const uris = sanUris(parseCertificate(new Uint8Array(cert.raw)));
       if (uris.length === 1 && uris[0] === want && parseIdentityUri(want) !== undefined) return undefined;
     } catch {
       // Unparseable certificate: fall through to the refusal.

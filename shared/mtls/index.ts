@@ -1,8 +1,8 @@
 /**
  * Mutual TLS between Asterism services: a cluster CA created at init (ECDSA P-256), service identity
  * certificates whose SAN URI names the service (`asterism://join-service`), a node:tls server that hands
- * each verified peer to a Hono app, a peer authenticator that independently re-checks the client
- * certificate, and a Bun `fetch` client that presents a certificate.
+ * each verified peer to a Hono app, a peer authenticator that re-checks every client certificate with
+ * a second, independent parser (`@asterism/pki`), and a Bun `fetch` client that presents a certificate.
  *
  * @example
  * const ca = await createClusterCa({ now: new Date() });

@@ -1,6 +1,15 @@
 import type { TLSSocket } from "node:tls";
+import { utf8 } from "@asterism/bytes";
+import {
+  type Certificate,
+  certificatesFromPemOrDer,
+  checkValidity,
+  PkiError,
+  parseCertificate,
+  verifyIssuedBy,
+} from "@asterism/pki";
+import { extendedKeyUsages, OID_KP_CLIENT_AUTH, sanUris } from "./extensions.ts";
 import { parseIdentityUri } from "./identity.ts";
-import * as x509 from "./x509.ts";
 
 /**
  * Who is on the other end of a TLS connection.
@@ -35,13 +44,15 @@ export interface PeerAuthenticatorOptions {
 export type PeerAuthenticator = (socket: TLSSocket) => Promise<PeerAuth>;
 
 /**
- * Build the authenticator a server uses on each request's socket. Two independent checks must agree:
- * OpenSSL's chain verification against the CA given to `tls.createServer({ ca })` (`socket.authorized`),
- * and our own: signature by the CA key, validity at `now()`, EKU clientAuth, exactly one SAN URI of the
- * form `asterism://<service>`.
+ * Build the authenticator a server uses on each request's socket. Two independent implementations must
+ * agree: the TLS library's chain verification against the CA given to `tls.createServer({ ca })`
+ * (`socket.authorized`), and our own strict DER parser (`@asterism/pki`): issuer name and CA signature,
+ * validity at `now()`, EKU clientAuth, exactly one SAN URI of the form `asterism://<service>`.
  */
 export function createPeerAuthenticator(options: PeerAuthenticatorOptions): PeerAuthenticator {
-  const ca = new x509.X509Certificate(options.caCertPem);
+  const [caDer] = certificatesFromPemOrDer(utf8(options.caCertPem));
+  if (caDer === undefined) throw new PkiError("PEM_INVALID", "Cannot read cluster CA certificate");
+  const ca = parseCertificate(caDer);
   const now = options.now ?? (() => new Date());
   const cache = new WeakMap<TLSSocket, Promise<PeerAuth>>();
   return (socket) => {
@@ -54,29 +65,33 @@ export function createPeerAuthenticator(options: PeerAuthenticatorOptions): Peer
   };
 }
 
-async function check(socket: TLSSocket, ca: x509.X509Certificate, now: () => Date): Promise<PeerAuth> {
+async function check(socket: TLSSocket, ca: Certificate, now: () => Date): Promise<PeerAuth> {
   const peer = socket.getPeerCertificate(true);
   if (peer === null || peer === undefined || !peer.raw || peer.raw.length === 0) return { status: "none" };
   if (!socket.authorized) return { status: "untrusted", reason: "CHAIN" };
-  let cert: x509.X509Certificate;
+  let cert: Certificate;
   try {
-    cert = new x509.X509Certificate(new Uint8Array(peer.raw));
+    cert = parseCertificate(new Uint8Array(peer.raw));
   } catch {
     return { status: "untrusted", reason: "PARSE" };
   }
-  const t = now();
-  if (t < cert.notBefore) return { status: "untrusted", reason: "NOT_YET_VALID" };
-  if (t > cert.notAfter) return { status: "untrusted", reason: "EXPIRED" };
-  const signedByCa =
-    cert.issuer === ca.subject &&
-    (await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }, crypto).catch(() => false));
-  if (!signedByCa) return { status: "untrusted", reason: "CHAIN" };
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!eku?.usages.includes(x509.ExtendedKeyUsage.clientAuth))
-    return { status: "untrusted", reason: "NOT_CLIENT_CERT" };
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const uris = (san?.names.items ?? []).filter((n) => n.type === "url").map((n) => n.value);
-  const service = uris.length === 1 ? parseIdentityUri(uris[0]!) : undefined;
-  if (service === undefined) return { status: "untrusted", reason: "IDENTITY" };
-  return { status: "verified", identity: uris[0]!, service };
+  try {
+    checkValidity(cert, now());
+    await verifyIssuedBy(cert, ca);
+  } catch (err) {
+    if (err instanceof PkiError && (err.code === "EXPIRED" || err.code === "NOT_YET_VALID")) {
+      return { status: "untrusted", reason: err.code };
+    }
+    return { status: "untrusted", reason: "CHAIN" };
+  }
+  try {
+    if (!extendedKeyUsages(cert).includes(OID_KP_CLIENT_AUTH))
+      return { status: "untrusted", reason: "NOT_CLIENT_CERT" };
+    const uris = sanUris(cert);
+    const service = uris.length === 1 ? parseIdentityUri(uris[0]!) : undefined;
+    if (service === undefined) return { status: "untrusted", reason: "IDENTITY" };
+    return { status: "verified", identity: uris[0]!, service };
+  } catch {
+    return { status: "untrusted", reason: "PARSE" };
+  }
 }
