@@ -1,3 +1,4 @@
+import type { AppraisalFacts } from "./result.ts";
 import type { Variant } from "./variant.ts";
 
 /**
@@ -20,8 +21,13 @@ export interface VerifiedClaims {
   readonly measurements: Readonly<Record<number, string>>;
   /** Non-fatal findings (warn-only mismatches, provisional firmware …). */
   readonly warnings: readonly string[];
-  /** Variant-specific verified facts (TCB, chip id, instance identity, node role …). */
+  /**
+   * Variant-specific verified facts. Well-known keys (mapped into the EAR result): `tcb`, `chipId` (hex),
+   * `instance` (instance identity), `akSpki` (hex).
+   */
   readonly details: Readonly<Record<string, unknown>>;
+  /** How strong the checks were (for the EAR trustworthiness vector); absent = nothing vouched beyond a match. */
+  readonly trust?: AppraisalFacts;
 }
 
 /**

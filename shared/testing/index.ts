@@ -1,6 +1,7 @@
 /**
- * Test-only helpers: where the shared vectors are, how many fuzz cases to run, and (added by the TPM work)
- * real swtpm processes, SoftHSM2 tokens, the cluster-state conformance suite. Never imported by production code.
+ * Test-only helpers: where the shared vectors are, how many fuzz cases to run, a software attester for
+ * protocol tests (it proves nothing), and (added by the TPM work) real swtpm processes, SoftHSM2 tokens. Never imported by
+ * production code.
  *
  * @module
  */
@@ -12,7 +13,19 @@ export {
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
 export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
+export {
+  createSoftwareAttester,
+  DEFAULT_SOFTWARE_MEASUREMENTS,
+  SOFTWARE_EVIDENCE_FORMAT,
+  type SoftwareAttester,
+  type SoftwareAttesterOptions,
+  SoftwareEvidenceError,
+  type SoftwareEvidenceErrorCode,
+  type SoftwareMeasurements,
+  softwareExtraData,
+} from "./software-evidence.ts";
 export { describeClusterStateConformance } from "./state-conformance.ts";
+export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export {
   buildTestCertificate,

@@ -1,10 +1,11 @@
 import { defineGroup } from "../command.ts";
 import { attestationGroup } from "./attestation/index.ts";
+import { measurementsGroup } from "./measurements/index.ts";
 import { versionCommand } from "./version.ts";
 
 /** The whole command tree of `asterism`. */
 export const rootCommand = defineGroup(
   "asterism",
   "Asterism: always-encrypted Kubernetes on confidential VMs",
-  [attestationGroup, versionCommand],
+  [attestationGroup, measurementsGroup, versionCommand],
 );

@@ -1,4 +1,5 @@
 import { defineGroup } from "../../command.ts";
+import { verifyDocCommand } from "./verify-doc.ts";
 import { verifySnpCommand } from "./verify-snp.ts";
 import { verifyTdxCommand } from "./verify-tdx.ts";
 
@@ -9,5 +10,5 @@ import { verifyTdxCommand } from "./verify-tdx.ts";
 export const attestationGroup = defineGroup(
   "attestation",
   "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
-  [verifySnpCommand, verifyTdxCommand],
+  [verifySnpCommand, verifyTdxCommand, verifyDocCommand],
 );

@@ -1,0 +1,88 @@
+/**
+ * Issuing vTPM evidence on a live TPM (swtpm in tests and local clusters, /dev/tpmrm0 in a VM).
+ *
+ * The AK is a primary restricted signing key (created from the endorsement seed: the same template gives
+ * the same key on the same TPM). The quote covers PCRs 0–23 of the SHA-256 bank with qualifying data
+ * `SHA-256(instanceInfo ‖ SHA-256(userData ‖ nonce))` (reference §5.1 "Issue").
+ */
+
+import { bytesEqual } from "@asterism/bytes";
+import { encode } from "@asterism/codec";
+import {
+  computePcrDigest,
+  createAttestationKey,
+  flush,
+  hashInfo,
+  type KeyAlgorithm,
+  type PcrSelection,
+  parseTpmsAttest,
+  quote,
+  readPcrs,
+  TPM_ALG,
+  type TPMS_QUOTE_INFO,
+  TPMT_PUBLIC,
+  type Tpm,
+} from "@asterism/tpm";
+import { makeExtraData, tpmQualifyingData } from "../binding.ts";
+import { AttestationVerifyError } from "../errors.ts";
+import type { VtpmEvidence } from "./evidence.ts";
+
+/** The PCRs every vTPM quote covers (PC Client: 24 per bank). */
+export const QUOTED_PCRS: readonly number[] = Array.from({ length: 24 }, (_, i) => i);
+
+/**
+ * PCRs can change between TPM2_Quote and TPM2_PCR_Read (a concurrent extend); we re-quote a bounded
+ * number of times until the read values match the quoted digest.
+ */
+const MAX_QUOTE_ATTEMPTS = 3;
+
+/** Dependencies of a vTPM issuer. */
+export interface VtpmIssuerDeps {
+  readonly tpm: Tpm;
+  /** AK algorithm; Constellation uses RSA-2048. */
+  readonly akAlg?: KeyAlgorithm;
+  /** The TCG event log, if the platform has one (e.g. /sys/kernel/security/tpm0/binary_bios_measurements). */
+  readonly readEventLog?: () => Promise<Uint8Array | undefined>;
+}
+
+/** Produce vTPM evidence bound to `userData` and `nonce`. */
+export async function issueVtpmEvidence(
+  deps: VtpmIssuerDeps,
+  userData: Uint8Array,
+  nonce: Uint8Array,
+  instanceInfo?: Uint8Array,
+): Promise<VtpmEvidence> {
+  const qualifyingData = tpmQualifyingData(makeExtraData(userData, nonce), instanceInfo);
+  const selection: PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrSelect: [...QUOTED_PCRS] }];
+  const ak = await createAttestationKey(deps.tpm, { alg: deps.akAlg ?? "rsa" });
+  try {
+    for (let attempt = 0; attempt < MAX_QUOTE_ATTEMPTS; attempt++) {
+      const q = await quote(deps.tpm, { ak, pcrs: selection, qualifyingData });
+      const banks = await readPcrs(deps.tpm, selection);
+      const info = parseTpmsAttest(q.attest).attested as TPMS_QUOTE_INFO;
+      const sigHash = hashInfo(TPM_ALG.SHA256);
+      if (sigHash && bytesEqual(computePcrDigest(sigHash, info.pcrSelect, banks), info.pcrDigest)) {
+        const eventLog = deps.readEventLog ? await deps.readEventLog() : undefined;
+        return {
+          akPublic: encode(TPMT_PUBLIC, ak.public),
+          quotes: [
+            {
+              attest: q.attest,
+              signature: q.signature,
+              bank: "sha256",
+              pcrs: banks.get(TPM_ALG.SHA256) ?? new Map(),
+            },
+          ],
+          ...(eventLog ? { eventLog } : {}),
+          intermediates: [],
+          ...(instanceInfo ? { instanceInfo } : {}),
+        };
+      }
+    }
+  } finally {
+    await flush(deps.tpm, ak.handle);
+  }
+  throw new AttestationVerifyError("PCR_DIGEST_MISMATCH", "PCRs kept changing while quoting", {
+    expected: `stable PCRs within ${MAX_QUOTE_ATTEMPTS} attempts`,
+  });
+}

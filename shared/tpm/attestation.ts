@@ -1,0 +1,159 @@
+import { encode } from "@asterism/codec";
+import {
+  TPM2_ActivateCredential,
+  TPM2_MakeCredential,
+  TPM2_PolicySecret,
+  TPM2_StartAuthSession,
+} from "./commands/credential.ts";
+import { createPrimary, flush, type LoadedObject } from "./commands/object.ts";
+import { SIG_SCHEME_NULL, TPM2_Quote } from "./commands/quote.ts";
+import { getRandom } from "./commands/random.ts";
+import { startup } from "./commands/startup.ts";
+import { TPM_ALG, TPM_RH, TPM_SE } from "./constants.ts";
+import { createTpm, type Tpm } from "./execute.ts";
+import type { PcrSelection } from "./structures/basic.ts";
+import { TPMT_SIGNATURE } from "./structures/signature.ts";
+import {
+  AK_TEMPLATE_ECC_P256,
+  AK_TEMPLATE_RSA_2048,
+  EK_TEMPLATE_ECC_P256,
+  EK_TEMPLATE_RSA_2048,
+} from "./templates.ts";
+import { connectSwtpm, type SwtpmOptions } from "./transport/swtpm.ts";
+import type { ClosableTpmTransport } from "./transport/types.ts";
+
+/** Key algorithm of an EK or AK. */
+export type KeyAlgorithm = "rsa" | "ecc";
+
+/** A TPM whose transport can be closed (swtpm socket, device). */
+export interface ClosableTpm extends Tpm {
+  close(): Promise<void>;
+}
+
+/**
+ * Connect to swtpm, power it on (unless `powerOn: false`) and send TPM2_Startup(CLEAR).
+ *
+ * @example
+ * const tpm = await openSwtpm({ host: "127.0.0.1", port, ctrlPort });
+ * try { … } finally { await tpm.close(); }
+ */
+export async function openSwtpm(opts: SwtpmOptions): Promise<ClosableTpm> {
+  const transport: ClosableTpmTransport = await connectSwtpm(opts);
+  const tpm = createTpm(transport);
+  try {
+    await startup(tpm);
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+  return { ...tpm, close: () => transport.close() };
+}
+
+/**
+ * Create the standard EK (TCG EK Credential Profile templates L-1 / L-2) as a transient primary object in
+ * the endorsement hierarchy. Flush it when done.
+ */
+export function createEk(tpm: Tpm, alg: KeyAlgorithm = "rsa"): Promise<LoadedObject> {
+  return createPrimary(tpm, TPM_RH.ENDORSEMENT, alg === "rsa" ? EK_TEMPLATE_RSA_2048 : EK_TEMPLATE_ECC_P256);
+}
+
+/**
+ * Create a restricted signing attestation key (primary in the endorsement hierarchy, RSA-2048/RSASSA or
+ * P-256/ECDSA with SHA-256). Primary keys are derived from the hierarchy seed, so the same template gives
+ * the same AK until the seed changes. Flush it when done.
+ */
+export function createAttestationKey(tpm: Tpm, opts: { alg?: KeyAlgorithm } = {}): Promise<LoadedObject> {
+  return createPrimary(
+    tpm,
+    TPM_RH.ENDORSEMENT,
+    (opts.alg ?? "rsa") === "rsa" ? AK_TEMPLATE_RSA_2048 : AK_TEMPLATE_ECC_P256,
+  );
+}
+
+/** A quote as the TPM produced it: the exact signed TPMS_ATTEST bytes and the TPMT_SIGNATURE bytes. */
+export interface Quote {
+  readonly attest: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/**
+ * TPM2_Quote over `pcrs` with `qualifyingData` (the verifier's nonce, ≤ 66 bytes) using the AK's own
+ * scheme.
+ */
+export async function quote(
+  tpm: Tpm,
+  opts: { ak: { handle: number }; pcrs: readonly PcrSelection[]; qualifyingData: Uint8Array },
+): Promise<Quote> {
+  const { response } = await tpm.run(TPM2_Quote, {
+    handles: [opts.ak.handle],
+    params: { qualifyingData: opts.qualifyingData, inScheme: SIG_SCHEME_NULL, PCRselect: [...opts.pcrs] },
+  });
+  return { attest: response.quoted, signature: encode(TPMT_SIGNATURE, response.signature) };
+}
+
+/** An encrypted credential for one AK name, decryptable only by one EK (Part 1 §24 "Credential Protection"). */
+export interface Credential {
+  readonly credentialBlob: Uint8Array;
+  readonly secret: Uint8Array;
+}
+
+/**
+ * TPM2_MakeCredential with a loaded EK (public part suffices): wrap `credential` (≤ 64 bytes) for
+ * `akName`. Any TPM can do this; it needs no secret.
+ */
+export async function makeCredential(
+  tpm: Tpm,
+  ek: { handle: number },
+  credential: Uint8Array,
+  akName: Uint8Array,
+): Promise<Credential> {
+  const { response } = await tpm.run(TPM2_MakeCredential, {
+    handles: [ek.handle],
+    params: { credential, objectName: akName },
+  });
+  return response;
+}
+
+/** Size of the policy session's nonceCaller (Part 3 §11.1: 16 bytes minimum; SHA-256 size here). */
+const NONCE_CALLER_SIZE = 32;
+
+/**
+ * TPM2_ActivateCredential: recover the credential if the AK and EK live in this TPM. The EK's
+ * adminWithPolicy is satisfied by a fresh policy session with PolicySecret(TPM_RH_ENDORSEMENT), which is
+ * flushed afterwards (also on failure).
+ */
+export async function activateCredential(
+  tpm: Tpm,
+  opts: { ak: { handle: number }; ek: { handle: number }; credential: Credential },
+): Promise<Uint8Array> {
+  const start = await tpm.run(TPM2_StartAuthSession, {
+    handles: [TPM_RH.NULL, TPM_RH.NULL],
+    params: {
+      nonceCaller: await getRandom(tpm, NONCE_CALLER_SIZE),
+      encryptedSalt: new Uint8Array(0),
+      sessionType: TPM_SE.POLICY,
+      symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+      authHash: TPM_ALG.SHA256,
+    },
+  });
+  const session = start.handles[0] as number;
+  try {
+    await tpm.run(TPM2_PolicySecret, {
+      handles: [TPM_RH.ENDORSEMENT, session],
+      params: {
+        nonceTPM: start.response.nonceTPM,
+        cpHashA: new Uint8Array(0),
+        policyRef: new Uint8Array(0),
+        expiration: 0,
+      },
+    });
+    const { response } = await tpm.run(TPM2_ActivateCredential, {
+      handles: [opts.ak.handle, opts.ek.handle],
+      sessions: [{ kind: "password" }, { kind: "policy", handle: session }],
+      params: opts.credential,
+    });
+    return response.certInfo;
+  } finally {
+    await flush(tpm, session).catch(() => undefined);
+  }
+}

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
+import { type ClosableTpm, openSwtpm } from "../attestation.ts";
+import { readPcrs } from "../commands/pcr.ts";
+import { TPM_ALG } from "../constants.ts";
+import { EV } from "./event-types.ts";
+import { parseEventLog } from "./parse.ts";
+import { matchEventLog } from "./replay.ts";
+import { EventLogWriter, measureEvent } from "./writer.ts";
+
+let sw: SwtpmInstance;
+let tpm: ClosableTpm;
+beforeAll(async () => {
+  sw = await startSwtpm();
+  tpm = await openSwtpm(sw);
+});
+afterAll(async () => {
+  await tpm?.close();
+  await sw?.stop();
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe("EventLogWriter on swtpm", () => {
+  test("a measured boot recorded while extending PCRs replays to the TPM's PCRs", async () => {
+    const log = new EventLogWriter([TPM_ALG.SHA1, TPM_ALG.SHA256]);
+    await measureEvent(tpm, log, {
+      pcrIndex: 0,
+      eventType: EV.S_CRTM_VERSION,
+      data: enc("asterism-firmware 1.0\0"),
+    });
+    for (const pcr of [0, 1, 2, 3, 4, 5, 6, 7])
+      await measureEvent(tpm, log, { pcrIndex: pcr, eventType: EV.SEPARATOR, data: new Uint8Array(4) });
+    await measureEvent(tpm, log, { pcrIndex: 9, eventType: EV.NO_ACTION, data: enc("informational") });
+    await measureEvent(tpm, log, {
+      pcrIndex: 4,
+      eventType: EV.EFI_BOOT_SERVICES_APPLICATION,
+      data: enc("\\EFI\\BOOT\\BOOTX64.EFI"),
+      measured: new Uint8Array(4096).fill(0x90),
+    });
+    await measureEvent(tpm, log, {
+      pcrIndex: 8,
+      eventType: EV.IPL,
+      data: enc("kernel_cmdline: console=ttyS0\0"),
+    });
+
+    const bytes = log.bytes();
+    const parsed = parseEventLog(bytes);
+    expect(parsed.format).toBe("crypto-agile");
+    expect(parsed.events.length).toBe(13);
+    const pcrs = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const quoted = await readPcrs(tpm, [
+      { hash: TPM_ALG.SHA1, pcrSelect: pcrs },
+      { hash: TPM_ALG.SHA256, pcrSelect: pcrs },
+    ]);
+    const m = matchEventLog(parsed, quoted);
+    expect(m.unexplained.get(TPM_ALG.SHA256)).toEqual([]);
+    expect(m.explained.get(TPM_ALG.SHA256)?.get(4)).toEqual([6, 11]);
+    // The EV_NO_ACTION event is in the log but explains nothing.
+    expect([...(m.explained.get(TPM_ALG.SHA256)?.values() ?? [])].flat()).not.toContain(10);
+  });
+});
