@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
 import { describeError, isAsterismError } from "@asterism/errors";
 import { type CliIo, type Command, type CommandGroup, ExitCode } from "./command.ts";
+import { ConfigError } from "./config/errors.ts";
 import { COMMON_OPTIONS, commandHelp, groupHelp } from "./help.ts";
 import { UsageError } from "./usage-error.ts";
 import { VERSION } from "./version.ts";
+import { WorkspaceError } from "./workspace/errors.ts";
 
 type Node = Command | CommandGroup;
 
@@ -37,6 +39,21 @@ function wantsJson(argv: readonly string[]): boolean {
     argv.includes("--json") ||
     argv.some((a, i) => (a === "--output" || a === "-o") && argv[i + 1] === "json") ||
     argv.includes("--output=json")
+  );
+}
+
+/**
+ * Problems the operator fixes by changing input rather than retrying: a missing or unreadable config,
+ * a file the command refuses to overwrite, a missing state file. Exit 2 like usage errors.
+ */
+function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError {
+  if (err instanceof ConfigError) return true;
+  return (
+    err instanceof WorkspaceError &&
+    (err.code === "FILE_EXISTS" ||
+      err.code === "MASTER_SECRET_EXISTS" ||
+      err.code === "STATE_INVALID" ||
+      err.code === "BOOT_COMPONENT_UNREADABLE")
   );
 }
 
@@ -103,7 +120,13 @@ export async function runCli(root: CommandGroup, argv: readonly string[], io: Cl
       json: json || output === "json",
     });
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof ConfigError && (err.code === "CONFIG_INVALID" || err.code === "CONFIG_SYNTAX")) {
+      // An invalid configuration is "invalid input" (exit 1), reported line by line.
+      if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON() })}\n`);
+      else io.stderr(`${err.issues.length ? err.lines().join("\n") : `error: ${err.message}`}\n`);
+      return ExitCode.INVALID;
+    }
+    if (err instanceof UsageError || isOperatorInputError(err)) {
       if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON() })}\n`);
       else io.stderr(`error: ${err.message}\n`);
       return ExitCode.USAGE;

@@ -1,5 +1,6 @@
 import { defineGroup } from "../command.ts";
 import { attestationGroup } from "./attestation/index.ts";
+import { configGroup } from "./config/index.ts";
 import { measurementsGroup } from "./measurements/index.ts";
 import { versionCommand } from "./version.ts";
 
@@ -7,5 +8,5 @@ import { versionCommand } from "./version.ts";
 export const rootCommand = defineGroup(
   "asterism",
   "Asterism: always-encrypted Kubernetes on confidential VMs",
-  [attestationGroup, measurementsGroup, versionCommand],
+  [configGroup, attestationGroup, measurementsGroup, versionCommand],
 );
