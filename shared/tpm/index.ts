@@ -37,6 +37,7 @@ export {
   openSwtpm,
   type Quote,
   quote,
+  quoteWithPcrs,
 } from "./attestation.ts";
 // Commands (typed objects) and helpers.
 export {
@@ -54,6 +55,7 @@ export {
 } from "./commands/credential.ts";
 export {
   EK_CERT_NV_INDEX_ECC,
+  EK_CERT_NV_INDEX_ECC_P384,
   EK_CERT_NV_INDEX_RSA,
   nvRead,
   nvReadPublic,
@@ -94,6 +96,7 @@ export {
   TPM_ST,
   TPM_SU,
 } from "./constants.ts";
+export { makeCredentialSoftware } from "./credential.ts";
 export {
   EventLogError,
   type EventLogErrorCode,
@@ -145,7 +148,9 @@ export {
   unmarshalResponse,
 } from "./execute.ts";
 export { digest, HASHES, type HashInfo, hashInfo } from "./hash.ts";
+export { kdfa, kdfe } from "./kdf.ts";
 export { objectName } from "./name.ts";
+export { type PcrBanksJson, PcrBanksJsonSchema, pcrBanksFromJson, pcrBanksToJson } from "./pcr-json.ts";
 export { type DecodedRc, decodeRc, describeRc, isTpmRc, TPM_RC } from "./rc.ts";
 // Structures (Part 2 field tables).
 export {
@@ -203,7 +208,7 @@ export {
 } from "./transport/swtpm.ts";
 export { type ClosableTpmTransport, MAX_RESPONSE_SIZE, type TpmTransport } from "./transport/types.ts";
 // Verification (pure).
-export { tpmPublicToCryptoKey } from "./verify/crypto-key.ts";
+export { tpmPublicToCryptoKey, tpmPublicToSpki } from "./verify/crypto-key.ts";
 export {
   computePcrDigest,
   parseTpmsAttest,
