@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { describeError, isAsterismError } from "@asterism/errors";
+import { ClusterError } from "./cluster/errors.ts";
 import { type CliIo, type Command, type CommandGroup, ExitCode } from "./command.ts";
 import { ConfigError } from "./config/errors.ts";
 import { COMMON_OPTIONS, commandHelp, groupHelp } from "./help.ts";
@@ -46,8 +47,9 @@ function wantsJson(argv: readonly string[]): boolean {
  * Problems the operator fixes by changing input rather than retrying: a missing or unreadable config,
  * a file the command refuses to overwrite, a missing state file. Exit 2 like usage errors.
  */
-function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError {
+function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError | ClusterError {
   if (err instanceof ConfigError) return true;
+  if (err instanceof ClusterError) return err.code === "NO_ENDPOINT" || err.code === "NO_CLUSTER_ID";
   return (
     err instanceof WorkspaceError &&
     (err.code === "FILE_EXISTS" ||
