@@ -2,6 +2,7 @@ import { defineGroup } from "../command.ts";
 import { attestationGroup } from "./attestation/index.ts";
 import { configGroup } from "./config/index.ts";
 import { measurementsGroup } from "./measurements/index.ts";
+import { miniGroup } from "./mini/index.ts";
 import { verifyClusterCommand } from "./verify.ts";
 import { versionCommand } from "./version.ts";
 
@@ -9,5 +10,5 @@ import { versionCommand } from "./version.ts";
 export const rootCommand = defineGroup(
   "asterism",
   "Asterism: always-encrypted Kubernetes on confidential VMs",
-  [configGroup, verifyClusterCommand, attestationGroup, measurementsGroup, versionCommand],
+  [configGroup, miniGroup, verifyClusterCommand, attestationGroup, measurementsGroup, versionCommand],
 );

@@ -29,7 +29,8 @@ describe("daemons", () => {
     // Its own session: the session id (field 6 of /proc/<pid>/stat) is its PID.
     const stat = readFileSync(`/proc/${r.pid}/stat`, "utf8");
     expect(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]).toBe(String(r.pid));
-    for (let i = 0; i < 100 && !readFileSync(join(dir, "sh.log"), "utf8").includes("env-ok"); i++) await Bun.sleep(10);
+    for (let i = 0; i < 100 && !readFileSync(join(dir, "sh.log"), "utf8").includes("env-ok"); i++)
+      await Bun.sleep(10);
     expect(readFileSync(join(dir, "sh.log"), "utf8")).toContain("started env-ok");
     // A record whose start time differs (the PID was reused) is never signalled.
     expect(await stopDaemon({ ...r, startTime: "1" })).toBe("not-running");
@@ -54,7 +55,12 @@ describe("daemons", () => {
 
   test("a missing program is START_FAILED", () => {
     expect(() =>
-      startDaemon({ name: "nope", argv: ["/nonexistent/asterism-nope"], env: {}, log: join(dir, "nope.log") }),
+      startDaemon({
+        name: "nope",
+        argv: ["/nonexistent/asterism-nope"],
+        env: {},
+        log: join(dir, "nope.log"),
+      }),
     ).toThrow();
     expect(processStartTime(0x7ffffffe)).toBeUndefined();
   });

@@ -57,7 +57,8 @@ export function startDaemon(spec: DaemonSpec): DaemonRecord {
   let pid: number | undefined;
   try {
     const [cmd, ...args] = spec.argv;
-    if (cmd === undefined) throw new MiniError("START_FAILED", `Cannot start ${spec.name}`, { expected: "a command" });
+    if (cmd === undefined)
+      throw new MiniError("START_FAILED", `Cannot start ${spec.name}`, { expected: "a command" });
     const child = spawn(cmd, args, {
       detached: true,
       stdio: ["ignore", fd, fd],

@@ -37,7 +37,8 @@ export const MiniNodeSchema = v.strictObject({
   dir: v.string(),
   /** swtpm command port (the control port is port + 1). */
   tpmPort: v.pipe(v.number(), v.integer()),
-  endpoints: v.record(v.string(), Endpoint),
+  /** Announced endpoints by purpose (`init`, `recovery`, `verify`): URLs. */
+  endpoints: v.record(v.string(), v.pipe(v.string(), v.maxLength(256))),
   processes: v.array(ProcessRecordSchema),
 });
 export type MiniNode = v.InferOutput<typeof MiniNodeSchema>;
@@ -50,7 +51,11 @@ export const MiniStateSchema = v.strictObject({
   nodes: v.array(MiniNodeSchema),
   /** Cluster-wide processes: metadata endpoint, KMS, JoinService. */
   services: v.array(
-    v.strictObject({ name: v.string(), endpoint: v.optional(Endpoint), process: ProcessRecordSchema }),
+    v.strictObject({
+      name: v.string(),
+      endpoint: v.optional(v.pipe(v.string(), v.maxLength(256))),
+      process: ProcessRecordSchema,
+    }),
   ),
 });
 export type MiniState = v.InferOutput<typeof MiniStateSchema>;
@@ -62,8 +67,8 @@ export const StateSchema = v.strictObject({
     name: v.string(),
     /** aTLS endpoint of the first control-plane node's bootstrapper (init, recovery). */
     clusterEndpoint: v.optional(Endpoint),
-    /** VerificationService endpoints of all nodes, `verify --all` asks each. */
-    verifyEndpoints: v.optional(v.array(Endpoint)),
+    /** VerificationService endpoints (host:port or URL) of all nodes; `verify --all` asks each. */
+    verifyEndpoints: v.optional(v.array(v.pipe(v.string(), v.maxLength(256)))),
     /** Random, hex; the node checks it against the bcrypt hash in its instance metadata. */
     initSecret: v.optional(Hex),
     apiServerCertSANs: v.optional(v.array(v.string())),
