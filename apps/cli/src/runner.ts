@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { describeError, isAsterismError } from "@asterism/errors";
 import { ClusterError } from "./cluster/errors.ts";
+import { mismatchesOf, pcrName } from "./cluster/verify-client.ts";
 import { type CliIo, type Command, type CommandGroup, ExitCode } from "./command.ts";
 import { ConfigError } from "./config/errors.ts";
 import { COMMON_OPTIONS, commandHelp, groupHelp } from "./help.ts";
@@ -126,6 +127,17 @@ export async function runCli(root: CommandGroup, argv: readonly string[], io: Cl
       // An invalid configuration is "invalid input" (exit 1), reported line by line.
       if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON() })}\n`);
       else io.stderr(`${err.issues.length ? err.lines().join("\n") : `error: ${err.message}`}\n`);
+      return ExitCode.INVALID;
+    }
+    if (isAsterismError(err) && err.code === "NOT_TRUSTED") {
+      // A peer's attestation was refused (init, recover): invalid evidence, exit 1, failing PCRs named.
+      const pcrs = mismatchesOf(err);
+      if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON(), mismatches: pcrs })}\n`);
+      else {
+        io.stderr(`error: ${describeError(err)}\n`);
+        for (const m of pcrs)
+          io.stderr(`  ${pcrName(m.index)}: expected ${m.expected}, got ${m.actual ?? "nothing"}\n`);
+      }
       return ExitCode.INVALID;
     }
     if (err instanceof UsageError || isOperatorInputError(err)) {

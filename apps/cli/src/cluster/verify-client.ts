@@ -61,7 +61,8 @@ export function pcrName(index: number): string {
   return m ? `PCR ${index} (${m})` : `PCR ${index}`;
 }
 
-function mismatchesOf(err: unknown): PcrMismatch[] {
+/** The named PCR mismatches inside `err` (looking through causes), if it is a measurement failure. */
+export function mismatchesOf(err: unknown): PcrMismatch[] {
   let e: unknown = err;
   // Validators may wrap the measurement error; look through causes (bounded).
   for (let depth = 0; depth < 5 && e !== undefined; depth++) {

@@ -15,12 +15,10 @@
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import { createQemuVtpmValidator } from "@asterism/attestation";
-import { constantTimeEqual, toHex } from "@asterism/bytes";
-import { deriveClusterId, deriveKey } from "@asterism/keys";
-import { initCluster, writeJoinConfig } from "@asterism/lifecycle";
+import { toHex } from "@asterism/bytes";
+import { openClusterState, writeJoinConfig } from "@asterism/lifecycle";
 import { createMetadataClient } from "@asterism/metadata";
-import { openSqliteState } from "@asterism/state";
+import { initFirstNode } from "../cluster/init.ts";
 import { nodePolicy } from "../cluster/policy.ts";
 import { verifyNode } from "../cluster/verify-client.ts";
 import type { Config } from "../config/schema.ts";
@@ -256,42 +254,29 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
     // 3. Init over aTLS: the node must show the configured boot and PCR 15 = 0 before secrets leave.
     const initPolicy = nodePolicy(config, undefined);
     const init = await p.step(`Init ${first.name} over attested TLS`, () =>
-      initCluster({
+      initFirstNode({
         endpoint: initUrl,
-        validators: [createQemuVtpmValidator({ policy: initPolicy, now })],
+        config,
         initSecret,
         masterSecret: master,
         measurementSalt,
-        kubernetes: {
-          version: config.kubernetesVersion,
-          components: [],
-          serviceCidr: "10.96.0.0/12",
-          clusterName: config.name,
-        },
         waitForEndpointMs: MINI_TIMEOUTS.serviceStartMs,
         retryIntervalMs: 250,
         responseTimeoutMs: MINI_TIMEOUTS.initMs,
         now,
       }),
     );
-    // The node's cluster ID must be the one our master secret and salt give: the node used our secrets.
-    const measurementSecret = await deriveKey({
-      secret: master.key.slice(),
-      salt: master.salt,
-      purpose: "measurementSecret",
-    });
-    const expectedId = await deriveClusterId(measurementSecret, measurementSalt);
-    if (!constantTimeEqual(expectedId, init.clusterId)) {
-      throw new MiniError("START_FAILED", "The initialized node reports another cluster ID", {
-        expected: toHex(expectedId),
-        actual: toHex(init.clusterId),
-      });
-    }
     const clusterId = toHex(init.clusterId);
     writeAdminKubeconfig(ws.adminConf, init.kubeconfig, true);
     recorder.update((s) => ({
       ...s,
-      infrastructure: { uid, name: config.name, clusterEndpoint: new URL(initUrl).host },
+      infrastructure: {
+        ...s.infrastructure,
+        uid,
+        name: config.name,
+        clusterEndpoint: new URL(initUrl).host,
+        initSecret: undefined,
+      },
       clusterValues: { clusterID: clusterId, measurementSalt: toHex(measurementSalt) },
     }));
 
@@ -303,7 +288,11 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
         const kms = await startKms(bins.kms, ws.miniDir, pki, ws.masterSecret, MINI_TIMEOUTS.serviceStartMs);
         recorder.addService("kms", kms.record, kms.endpoint);
         const stateDb = join(ws.miniDir, "cluster-state.sqlite");
-        const state = openSqliteState(stateDb);
+        recorder.update((s) => ({
+          ...s,
+          infrastructure: { ...s.infrastructure, clusterState: `sqlite:${stateDb}` },
+        }));
+        const state = openClusterState(`sqlite:${stateDb}`);
         try {
           await writeJoinConfig(state, {
             policy: initPolicy,
@@ -312,7 +301,7 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
             components: [],
           });
         } finally {
-          state.close?.();
+          state.close();
         }
         const js = await startJoinService(
           bins["join-service"],

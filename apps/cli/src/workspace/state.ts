@@ -72,6 +72,8 @@ export const StateSchema = v.strictObject({
     /** Random, hex; the node checks it against the bcrypt hash in its instance metadata. */
     initSecret: v.optional(Hex),
     apiServerCertSANs: v.optional(v.array(v.string())),
+    /** Where the cluster keeps its state objects (join config …): `sqlite:<path>` or `kube:<kubeconfig>`. */
+    clusterState: v.optional(v.pipe(v.string(), v.maxLength(4096))),
   }),
   clusterValues: v.optional(
     v.strictObject({
