@@ -14,7 +14,6 @@ export {
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
-export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
 export {
   applyMutations,
   type ErrorClass,
@@ -23,6 +22,7 @@ export {
   onlyTyped,
   onlyTypedAsync,
 } from "./fuzz.ts";
+export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
 export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
