@@ -49,7 +49,9 @@ export type AttestationVerifyErrorCode =
   /** The AK certificate's key is not the key that signed the quotes. */
   | "AK_MISMATCH"
   /** The event log does not replay to the quoted PCR values. */
-  | "EVENT_LOG_MISMATCH";
+  | "EVENT_LOG_MISMATCH"
+  /** A batch inclusion proof is malformed (index, size, path length or hash size; see nonce-tree.ts). */
+  | "INCLUSION_PROOF_INVALID";
 
 /** Thrown when evidence is not authentic or not bound to the verifier's nonce and user data. */
 export class AttestationVerifyError extends AsterismError<AttestationVerifyErrorCode> {

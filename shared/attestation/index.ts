@@ -13,6 +13,8 @@
  *
  * @module
  */
+
+export { type BatchedValidationOptions, validateBatchedDocument } from "./batched.ts";
 export {
   checkBinding,
   EXTRA_DATA_BYTES,
@@ -41,6 +43,17 @@ export {
   type AttestationVerifyErrorCode,
 } from "./errors.ts";
 export type { Issuer, Validator, VerifiedClaims } from "./interfaces.ts";
+export {
+  BATCH_NONCE_BYTES,
+  buildNonceTree,
+  type InclusionProof,
+  leafHash,
+  MAX_BATCH_SIZE,
+  MAX_PROOF_HASHES,
+  type NonceTree,
+  rootFromProof,
+  verifyInclusion,
+} from "./nonce-tree.ts";
 export {
   type AttestationPolicy,
   AttestationPolicySchema,
