@@ -22,6 +22,7 @@ import {
   decodeBase64Field,
   parseAttestationDocument,
   parseVtpmEvidence,
+  validateBatchedDocument,
   validateDocument,
   verifyAkCertificate,
 } from "./index.ts";
@@ -149,6 +150,27 @@ describe("validateDocument on a real qemu-vtpm document", () => {
         expect(code).toBe("NONCE_MISMATCH");
       }),
       { numRuns: fuzzRuns(50) },
+    );
+  });
+});
+
+describe("validateBatchedDocument with hostile proofs", () => {
+  test("random proofs and nonces against a real document only give coded errors", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.integer({ min: -1, max: 1100 }),
+        fc.integer({ min: -1, max: 1100 }),
+        fc.array(fc.uint8Array({ minLength: 31, maxLength: 33 }), { maxLength: 12 }),
+        async (n, index, size, path) => {
+          const code = await onlyTypedAsync(TYPED, () =>
+            validateBatchedDocument(doc, { index, size, path }, { policy, nonce: n, now: () => new Date() }),
+          );
+          // The document was issued for a single nonce, not for a batch containing `n`.
+          expect(code).toBeDefined();
+        },
+      ),
+      { numRuns: fuzzRuns(200) },
     );
   });
 });
