@@ -5,6 +5,7 @@ import fc from "fast-check";
 import * as v from "valibot";
 import {
   AttestRequestSchema,
+  BatchedVerifyResponseSchema,
   decodeNonce,
   ErrorBodySchema,
   InitRequestSchema,
@@ -26,6 +27,7 @@ import {
  */
 const SCHEMAS = {
   AttestRequestSchema,
+  BatchedVerifyResponseSchema,
   ErrorBodySchema,
   InitRequestSchema,
   InitResponseSchema,
@@ -65,6 +67,10 @@ const wireish = fc.letrec((tie) => ({
         "kubeletCert",
         "controlPlaneFiles",
         "measurementSecret",
+        "proof",
+        "index",
+        "size",
+        "path",
       ),
       tie("value"),
       { maxKeys: 8 },

@@ -75,3 +75,13 @@ export type AttestationPolicyErrorCode =
 export class AttestationPolicyError extends AsterismError<AttestationPolicyErrorCode> {
   override readonly domain = "attestation";
 }
+
+/** Why evidence could not be issued (issuer side). */
+export type AttestationIssueErrorCode =
+  /** The batch queue is full: too many verifiers are waiting for the next quote (back-pressure). */
+  "BATCH_QUEUE_FULL";
+
+/** Thrown on the issuing side (a node answering verifiers), never for a verifier's input. */
+export class AttestationIssueError extends AsterismError<AttestationIssueErrorCode> {
+  override readonly domain = "attestation";
+}

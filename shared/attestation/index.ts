@@ -35,6 +35,8 @@ export {
   serializeAttestationDocument,
 } from "./document.ts";
 export {
+  AttestationIssueError,
+  type AttestationIssueErrorCode,
   AttestationParseError,
   type AttestationParseErrorCode,
   AttestationPolicyError,
@@ -43,6 +45,12 @@ export {
   type AttestationVerifyErrorCode,
 } from "./errors.ts";
 export type { Issuer, Validator, VerifiedClaims } from "./interfaces.ts";
+export {
+  type BatchedEvidence,
+  createNonceBatcher,
+  type NonceBatcher,
+  type NonceBatcherOptions,
+} from "./nonce-batcher.ts";
 export {
   BATCH_NONCE_BYTES,
   buildNonceTree,

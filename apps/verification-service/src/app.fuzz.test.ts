@@ -64,10 +64,11 @@ describe("verification-service HTTP fuzz", () => {
   );
 
   test(
-    "POST /v1/attest with random bodies and content types",
+    "POST /v1/attest and /v1/attest/batch with random bodies and content types",
     async () => {
       await fc.assert(
         fc.asyncProperty(
+          fc.constantFrom("/v1/attest", "/v1/attest/batch"),
           fc.oneof(
             nonceText.map((n) => JSON.stringify({ nonce: n })),
             fc.json({ maxDepth: 3 }),
@@ -76,9 +77,9 @@ describe("verification-service HTTP fuzz", () => {
             fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString("latin1")),
           ),
           fc.constantFrom("application/json", "text/plain", "", "application/x-www-form-urlencoded"),
-          async (body, type) => {
+          async (path, body, type) => {
             const headers: Record<string, string> = type === "" ? {} : { "content-type": type };
-            await check(await app.request("http://x/v1/attest", { method: "POST", headers, body }));
+            await check(await app.request(`http://x${path}`, { method: "POST", headers, body }));
           },
         ),
         { numRuns: fuzzRuns() },
@@ -91,7 +92,16 @@ describe("verification-service HTTP fuzz", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom("PUT", "DELETE", "PATCH", "POST", "OPTIONS"),
-        fc.constantFrom("/", "/healthz", "/readyz", "/metrics", "/v1/attest", "/v1/join", "/x"),
+        fc.constantFrom(
+          "/",
+          "/healthz",
+          "/readyz",
+          "/metrics",
+          "/v1/attest",
+          "/v1/attest/batch",
+          "/v1/join",
+          "/x",
+        ),
         fc.string({ maxLength: 100 }),
         async (method, path, body) => {
           await check(await app.request(`http://x${path}`, { method, body }));
