@@ -194,4 +194,18 @@ export const BENCHES: readonly BenchSpec[] = [
     timeoutSeconds: 180,
     requires: ["bench/binaries.ts", "scripts/build.ts"],
   },
+  {
+    name: "verification-service",
+    title: "VerificationService: attestations per second per node",
+    what:
+      "The real VerificationService (own process) on one swtpm node at 1, 50 and 500 concurrent verifiers: " +
+      "`GET /?nonce=` (one TPM quote per verifier, Constellation's API) and `POST /v1/attest/batch` (one quote " +
+      "for every verifier waiting; each answer carries its Merkle inclusion proof), against the same HTTP " +
+      "stack answering a constant body of the same size (no attestation) and the TPM's sequential quote " +
+      "ceiling without HTTP. Sampled answers are fully validated against each verifier's own nonce.",
+    command: { argv: bun("verification-service.ts", "--seconds=3") },
+    quick: { argv: bun("verification-service.ts", "--seconds=1") },
+    timeoutSeconds: 180,
+    requires: ["bench/verification-service.ts", "apps/verification-service/src/main.ts"],
+  },
 ];
