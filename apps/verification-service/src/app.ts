@@ -7,7 +7,7 @@ import {
 } from "@asterism/attestation";
 import { toBase64 } from "@asterism/bytes";
 import { describeError } from "@asterism/errors";
-import type { Logger, MetricsRegistry } from "@asterism/service";
+import { type Logger, type MetricsRegistry, readBodyText } from "@asterism/service";
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 
@@ -77,8 +77,10 @@ export function createApp(deps: VerificationAppDeps): Hono {
     c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
   app.post(API_PATHS.attest, async (c): Promise<Response> => {
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
+    const read = await readBodyText(c.req.raw, MAX_BODY_BYTES);
+    if (!read.ok) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    const text = read.text;
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -93,10 +95,10 @@ export function createApp(deps: VerificationAppDeps): Hono {
   // Merkle tree over every nonce waiting for this node's next quote; the answer carries this verifier's
   // inclusion proof, which it checks with validateBatchedDocument. Same body as /v1/attest.
   app.post(API_PATHS.attestBatch, async (c): Promise<Response> => {
-    const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > MAX_BODY_BYTES) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
+    const read = await readBodyText(c.req.raw, MAX_BODY_BYTES);
+    if (!read.ok) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    const text = read.text;
     let json: unknown;
     try {
       json = JSON.parse(text);
