@@ -17,7 +17,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { toBase64 } from "@asterism/bytes";
+import { clusterPkiFiles, generateClusterPki, writeControlPlaneFiles } from "@asterism/kubeadm";
+import {
+  bootLocalNode,
+  localImage,
+  localImageMeasurements,
+  openClusterState,
+  writeJoinConfig,
+} from "@asterism/lifecycle";
 import { createClusterCa, issueServiceCertificate } from "@asterism/mtls";
+import { startSwtpm } from "@asterism/testing";
 import { arg, emit, type Figure, figure, latency, machineLine, printTable } from "./harness.ts";
 
 const RUNS = Math.max(1, Math.min(50, Number(arg("runs", "10", "BENCH_RUNS"))));
@@ -32,7 +41,15 @@ const work = mkdtempSync(join(tmpdir(), "asterism-bench-bin-"));
 interface Recipe {
   readonly scheme: "http" | "https";
   prepare(dir: string): Promise<Record<string, string>> | Record<string, string>;
+  /** The base URL of its health endpoint, from what it printed so far (default: `"port":N`). */
+  health?(output: string): string | undefined;
 }
+
+/** The URL a lifecycle service announced for one of its listeners in its JSON log. */
+const announced = (listener: string) => (output: string) =>
+  new RegExp(`"listener":"${listener}"[^\\n]*?"url":"(http[^"]+)"`).exec(output)?.[1];
+const cleanups: (() => Promise<void>)[] = [];
+
 const RECIPES: Readonly<Record<string, Recipe>> = {
   /** Cluster-managed mode on 127.0.0.1 with a throw-away CA, server certificate and master secret. */
   kms: {
@@ -65,6 +82,58 @@ const RECIPES: Readonly<Record<string, Recipe>> = {
         KMS_MASTER_SECRET_FILE: join(dir, "master.json"),
       };
     },
+  },
+  /** On a powered-on swtpm with a booted image, as on a node. */
+  "verification-service": {
+    scheme: "http",
+    async prepare(dir) {
+      const sw = await startSwtpm();
+      cleanups.push(() => sw.stop());
+      await bootLocalNode(sw, localImage("binaries-bench"));
+      return {
+        ASTERISM_TPM: `swtpm:127.0.0.1:${sw.port}`,
+        ASTERISM_RUN_DIR: dir,
+        ASTERISM_VERIFY_LISTEN: "127.0.0.1:0",
+        ASTERISM_LOG_LEVEL: "info",
+      };
+    },
+    health: announced("verify"),
+  },
+  /** With a cluster state holding a join configuration, a cluster PKI and KMS client credentials. */
+  "join-service": {
+    scheme: "http",
+    async prepare(dir) {
+      const now = new Date();
+      const ca = await createClusterCa({ now });
+      const client = await issueServiceCertificate(ca, { service: "join-service", usage: "client", now });
+      writeFileSync(join(dir, "ca.pem"), ca.certPem);
+      writeFileSync(join(dir, "js.pem"), client.certPem);
+      writeFileSync(join(dir, "js.key"), client.keyPem, { mode: 0o600 });
+      const pkiDir = join(dir, "pki");
+      Bun.spawnSync(["mkdir", "-p", pkiDir]);
+      await writeControlPlaneFiles(pkiDir, clusterPkiFiles(await generateClusterPki()));
+      const state = openClusterState(`sqlite:${join(dir, "state.db")}`);
+      await writeJoinConfig(state, {
+        policy: { measurements: localImageMeasurements(localImage("binaries-bench")) },
+        measurementSalt: new Uint8Array(32),
+        kubernetesVersion: "v1.31.13",
+        components: [],
+      });
+      state.close();
+      return {
+        ASTERISM_STATE: `sqlite:${join(dir, "state.db")}`,
+        ASTERISM_JOIN_LISTEN: "127.0.0.1:0",
+        ASTERISM_HTTP_LISTEN: "127.0.0.1:0",
+        ASTERISM_PKI_DIR: pkiDir,
+        ASTERISM_KMS_URL: "https://127.0.0.1:1",
+        ASTERISM_KMS_CA_FILE: join(dir, "ca.pem"),
+        ASTERISM_KMS_CERT_FILE: join(dir, "js.pem"),
+        ASTERISM_KMS_KEY_FILE: join(dir, "js.key"),
+        ASTERISM_API_SERVER_ENDPOINT: "127.0.0.1:6443",
+        ASTERISM_LOG_LEVEL: "info",
+      };
+    },
+    health: announced("http"),
   },
 };
 
@@ -134,6 +203,7 @@ async function timeToReady(
   env: Record<string, string>,
   scheme: "http" | "https",
   measureRss: boolean,
+  health?: (output: string) => string | undefined,
 ): Promise<{ ms: number; idleRss: number }> {
   const t0 = performance.now();
   const p = Bun.spawn([path], {
@@ -143,13 +213,17 @@ async function timeToReady(
   });
   try {
     let text = "";
-    let port: number | undefined;
+    let base: string | undefined;
     const decoder = new TextDecoder();
     const pump = async (s: ReadableStream<Uint8Array>) => {
       for await (const chunk of s) {
         text += decoder.decode(chunk, { stream: true });
-        const m = /"port":\s*(\d+)/.exec(text);
-        if (m && port === undefined) port = Number(m[1]);
+        if (base !== undefined) continue;
+        if (health) base = health(text);
+        else {
+          const m = /"port":\s*(\d+)/.exec(text);
+          if (m) base = `${scheme}://127.0.0.1:${m[1]}`;
+        }
       }
     };
     void pump(p.stdout);
@@ -158,8 +232,8 @@ async function timeToReady(
     for (;;) {
       if (performance.now() > deadline) throw new Error(`${path} not ready in ${READY_LIMIT_MS} ms: ${text}`);
       if (p.exitCode !== null) throw new Error(`${path} exited ${p.exitCode}: ${text}`);
-      if (port !== undefined) {
-        const ok = await fetch(`${scheme}://127.0.0.1:${port}/healthz`, {
+      if (base !== undefined) {
+        const ok = await fetch(`${base}/healthz`, {
           tls: { rejectUnauthorized: false },
         }).then(
           (r) => r.status === 200,
@@ -241,7 +315,7 @@ try {
     add("hello-server", s.ms, s.idleRss);
     for (const t of targets) {
       if (t.mode === "serve" && t.recipe) {
-        const r = await timeToReady(t.path, envs.get(t.name) ?? {}, t.recipe.scheme, rss);
+        const r = await timeToReady(t.path, envs.get(t.name) ?? {}, t.recipe.scheme, rss, t.recipe.health);
         add(t.name, r.ms, r.idleRss);
       } else {
         const r = await timeToExit(t.path, ["--help"]);
@@ -312,5 +386,6 @@ try {
     modes: Object.fromEntries(targets.map((t) => [t.name, t.mode])),
   });
 } finally {
+  for (const c of cleanups) await c().catch(() => undefined);
   rmSync(work, { recursive: true, force: true });
 }
