@@ -66,7 +66,7 @@ interface Received {
   readonly cn?: string;
 }
 
-test(`fault campaign: ${RUNS} joins with a random process killed at a random point`, async () => {
+test("fault campaign: joins with a random process killed at a random point (RUNS runs)", async () => {
   const seed = Number(process.env["FAULT_SEED"] ?? Date.now() % 1_000_000);
   const rand = rng(seed);
   const pick = <T>(a: readonly T[]) => a[Math.floor(rand() * a.length)] as T;
