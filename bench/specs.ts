@@ -208,4 +208,37 @@ export const BENCHES: readonly BenchSpec[] = [
     timeoutSeconds: 180,
     requires: ["bench/verification-service.ts", "apps/verification-service/src/main.ts"],
   },
+  {
+    name: "join",
+    title: "Joins under load",
+    what:
+      "1000 nodes join at once through the real JoinService app over client-attested aTLS, disk keys from " +
+      "the real KMS process over mTLS, durable SQLite state (tests/load/join-load.test.ts checks every key, " +
+      "certificate name and owner record); software evidence, since the service is under load, not the TPM. " +
+      "Baseline: the Kubernetes part of a ticket issued sequentially in-process (no attestation, no network). " +
+      "Clients and service share this machine.",
+    command: { argv: bun("join.ts", "--nodes=1000") },
+    quick: { argv: bun("join.ts", "--nodes=100") },
+    timeoutSeconds: 900,
+    requires: ["bench/join.ts", "tests/load/join-load.test.ts"],
+  },
+  {
+    name: "join-faults",
+    title: "Fault campaign (joins with processes killed)",
+    what:
+      "120 joins of real swtpm nodes through the real JoinService and KMS processes, one of JoinService, KMS, " +
+      "swtpm or the node killed (SIGKILL) at a random point of each join and restarted; some runs ask for " +
+      "another node's disk. Not a speed benchmark: the counts per fault and outcome, with the invariants " +
+      "the test asserts (right key to the right owner only, clean refusals, state integrity).",
+    command: { argv: bun("join-faults.ts") },
+    quick: {
+      argv: [
+        "bun",
+        "-e",
+        "console.log(JSON.stringify({bench:'join-faults',figures:[],skipped:'quick mode'}))",
+      ],
+    },
+    timeoutSeconds: 1500,
+    requires: ["bench/join-faults.ts", "tests/load/join-faults.test.ts"],
+  },
 ];

@@ -1,5 +1,5 @@
 /**
- * Load: many nodes join at once (1000 with LOAD_FULL=1, 100 by default) through the real JoinService app
+ * Load: many nodes join at once (1000 with LOAD_FULL=1, LOAD_NODES=n for any n, 100 by default) through the real JoinService app
  * served over real client-attested aTLS, with disk keys from the real KMS process over mutual TLS. Nodes
  * are simulated with software evidence (tests/support/software-fleet.ts): the quote is not what is under
  * load here, the service is. Afterwards every node holds exactly its own disk key (recomputed from the
@@ -27,8 +27,8 @@ import { joinWithRetry } from "../support/join-node.ts";
 import { createSoftwareFleet, type SoftwareFleet } from "../support/software-fleet.ts";
 import "reflect-metadata";
 
-const N = process.env["LOAD_FULL"] ? 1000 : 100;
-setDefaultTimeout(process.env["LOAD_FULL"] ? 600_000 : 120_000);
+const N = Number(process.env["LOAD_NODES"] ?? (process.env["LOAD_FULL"] ? 1000 : 100));
+setDefaultTimeout(N > 100 ? 900_000 : 120_000);
 
 let rig: ClusterRig;
 let server: AtlsServer;
