@@ -18,5 +18,5 @@ step build bun scripts/build.ts
 
 printf '== bun test\n'
 rm -f .tmp/junit.xml
-bun test --reporter=junit --reporter-outfile=.tmp/junit.xml "$@" 2>&1 | tail -n 200
+bun test --timeout 30000 --reporter=junit --reporter-outfile=.tmp/junit.xml "$@" 2>&1 | tail -n 200
 bun scripts/junit-summary.ts .tmp/junit.xml "$failed_checks"

@@ -72,12 +72,28 @@ export {
   createAwsNitroTpmIssuer,
   createAwsNitroTpmValidator,
 } from "./variants/aws-nitro-tpm.ts";
-export { createGcpSevEsValidator, type GcpValidatorOptions } from "./variants/gcp.ts";
+export {
+  checkGceMachineState,
+  createGcpSevEsValidator,
+  type GcpValidatorOptions,
+  MIN_GCE_FIRMWARE_VERSION,
+} from "./variants/gcp.ts";
 export {
   createQemuVtpmIssuer,
   createQemuVtpmValidator,
   type QemuVtpmValidatorOptions,
 } from "./variants/qemu-vtpm.ts";
+export {
+  awsReportDataFor,
+  checkHclAkBinding,
+  createAwsSevSnpIssuer,
+  createAwsSevSnpValidator,
+  createAzureSevSnpValidator,
+  createGcpSevSnpValidator,
+  HCL_AK_KID,
+  type SnpReportSource,
+  type SnpVtpmValidatorOptions,
+} from "./variants/snp-vtpm.ts";
 export { type AkCertTrust, MAX_CHAIN_DEPTH, verifyAkCertificate } from "./vtpm/ak-cert.ts";
 export { akSpki } from "./vtpm/ak-key.ts";
 export {
@@ -90,7 +106,16 @@ export {
   vtpmEvidenceToJson,
 } from "./vtpm/evidence.ts";
 export { GCE_INSTANCE_INFO_OID, type GceInstanceInfo, parseGceInstanceInfo } from "./vtpm/gce-instance.ts";
+export { GCE_TECHNOLOGY, type GceMachineState, gceMachineState } from "./vtpm/gce-machine-state.ts";
 export { issueVtpmEvidence, QUOTED_PCRS, type VtpmIssuerDeps } from "./vtpm/issue.ts";
+export {
+  checkSnpReport,
+  parseSnpInstanceInfo,
+  type SnpInstanceInfo,
+  SnpInstanceInfoSchema,
+  type SnpTrust,
+  serializeSnpInstanceInfo,
+} from "./vtpm/snp-instance.ts";
 export {
   type AkTrust,
   type VerifiedVtpm,

@@ -16,6 +16,7 @@ import {
   parseMeasurementsJson,
   parseMeasurementsYaml,
 } from "@asterism/measurements";
+import { parseSnpPolicy, type SnpPolicy } from "@asterism/sev-snp";
 import * as v from "valibot";
 import { schemaError } from "./document.ts";
 import { AttestationParseError, AttestationPolicyError } from "./errors.ts";
@@ -27,12 +28,19 @@ export interface AttestationPolicy {
   readonly variants?: readonly Variant[];
   /** Expected measurements. Every listed index is checked; an empty map checks nothing. */
   readonly measurements: Measurements;
+  /**
+   * SEV-SNP report policy for the SNP-based variants (@asterism/sev-snp schema: launch measurement, TCB
+   * minimums, guest policy, ID keys …). Absent: the schema's defaults (debug forbidden, VMPL 0, nothing
+   * else). `reportData` must be absent: the variant sets it to its binding.
+   */
+  readonly snp?: SnpPolicy;
 }
 
 /** JSON schema of the policy object. `measurements` is validated by `@asterism/measurements`. */
 export const AttestationPolicySchema = v.strictObject({
   variants: v.optional(v.pipe(v.array(v.string()), v.minLength(1), v.maxLength(16))),
   measurements: v.unknown(),
+  snp: v.optional(v.unknown()),
 });
 
 const ACTION = "Cannot parse attestation policy";
@@ -51,7 +59,7 @@ export function parseAttestationPolicy(bytes: Uint8Array): AttestationPolicy {
   }
   if (value !== null && typeof value === "object" && !Array.isArray(value) && "measurements" in value) {
     const r = v.safeParse(AttestationPolicySchema, value);
-    if (!r.success) throw schemaError(ACTION, "{variants?, measurements}", r.issues);
+    if (!r.success) throw schemaError(ACTION, "{variants?, measurements, snp?}", r.issues);
     const variants = r.output.variants?.map((name) => {
       if (!isVariant(name)) {
         throw new AttestationParseError("UNKNOWN_VARIANT", ACTION, {
@@ -61,9 +69,17 @@ export function parseAttestationPolicy(bytes: Uint8Array): AttestationPolicy {
       }
       return name;
     });
+    const snp = r.output.snp === undefined ? undefined : parseSnpPolicy(r.output.snp);
+    if (snp?.reportData !== undefined) {
+      throw new AttestationParseError("INVALID_SCHEMA", ACTION, {
+        expected: "no snp.reportData (the variant binds it)",
+        actual: "snp.reportData set",
+      });
+    }
     return {
       ...(variants ? { variants } : {}),
       measurements: measurementsFromJsonValue(r.output.measurements),
+      ...(snp ? { snp } : {}),
     };
   }
   return { measurements: parseMeasurementsJson(bytes) };

@@ -146,8 +146,11 @@ export function earFromError(variant: Variant, err: unknown, opts: EarOptions): 
   // Attribute the failure to the aspect it concerns so a relying party can tell them apart.
   const vector: TrustworthinessVector = {};
   const code = error.code;
+  const domain = "domain" in error ? error.domain : undefined;
   if (code === "MEASUREMENT_MISMATCH") vector.executables = AR4SI.CONTRAINDICATED;
-  else if (code === "PLATFORM_POLICY") vector.configuration = AR4SI.CONTRAINDICATED;
+  else if (code === "PLATFORM_POLICY" || domain === "snp-policy")
+    vector.configuration = AR4SI.CONTRAINDICATED;
+  else if (domain === "snp-verify") vector.hardware = AR4SI.CONTRAINDICATED;
   else vector["instance-identity"] = AR4SI.CONTRAINDICATED;
   return envelope(opts, variant, {
     "ear.status": "contraindicated",

@@ -8,7 +8,13 @@ import type { Variant } from "./variant.ts";
 import { createAwsNitroTpmValidator } from "./variants/aws-nitro-tpm.ts";
 import { createGcpSevEsValidator } from "./variants/gcp.ts";
 import { createQemuVtpmValidator } from "./variants/qemu-vtpm.ts";
+import {
+  createAwsSevSnpValidator,
+  createAzureSevSnpValidator,
+  createGcpSevSnpValidator,
+} from "./variants/snp-vtpm.ts";
 import type { AkCertTrust } from "./vtpm/ak-cert.ts";
+import type { SnpTrust } from "./vtpm/snp-instance.ts";
 
 /** Everything a validator may need; each variant uses what applies to it. */
 export interface ValidatorOptions {
@@ -19,9 +25,13 @@ export interface ValidatorOptions {
   readonly akTrust?: AkCertTrust;
   /** Pinned AK public keys, DER SPKI (qemu-vtpm, aws-nitro-tpm). */
   readonly akKeys?: readonly Uint8Array[];
+  /** AMD roots / a shared SNP verifier for the SNP-based variants (default: built-in AMD roots). */
+  readonly snpTrust?: SnpTrust;
 }
 
-/** A validator for `variant`, or `VARIANT_UNSUPPORTED` if this build has none. */
+const snp = (o: ValidatorOptions) => (o.snpTrust ? { snpTrust: o.snpTrust } : {});
+
+/** A validator for `variant`, or `VARIANT_UNSUPPORTED` if this build has none (TDX: separate issue). */
 export function createValidator(variant: Variant, opts: ValidatorOptions): Validator {
   const common = { policy: opts.policy, ...(opts.now ? { now: opts.now } : {}) };
   switch (variant) {
@@ -32,8 +42,15 @@ export function createValidator(variant: Variant, opts: ValidatorOptions): Valid
     case "gcp-sev-es":
       return createGcpSevEsValidator({ ...common, ...(opts.akTrust ? { akTrust: opts.akTrust } : {}) });
     case "gcp-sev-snp":
+      return createGcpSevSnpValidator({
+        ...common,
+        ...snp(opts),
+        ...(opts.akTrust ? { akTrust: opts.akTrust } : {}),
+      });
     case "aws-sev-snp":
+      return createAwsSevSnpValidator({ ...common, ...snp(opts) });
     case "azure-sev-snp":
+      return createAzureSevSnpValidator({ ...common, ...snp(opts) });
     case "qemu-tdx":
     case "azure-tdx":
       throw new AttestationPolicyError("VARIANT_UNSUPPORTED", "Cannot validate this variant", {

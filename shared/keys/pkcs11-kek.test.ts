@@ -8,12 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromUtf8 } from "@asterism/bytes";
-import { createSoftHsmToken, type SoftHsmToken } from "@asterism/testing";
+import { codeOf, createSoftHsmToken, type SoftHsmToken } from "@asterism/testing";
 import {
   createFileKeyStore,
   createKekRing,
   type DataKeyStore,
-  KekError,
   openPkcs11Keks,
   type Pkcs11KekProvider,
   rotateDataKeys,
@@ -41,16 +40,6 @@ afterAll(() => {
 
 const open = (over: Partial<{ libraryPath: string; tokenLabel: string; pin: string }> = {}) =>
   openPkcs11Keks({ libraryPath: token.libraryPath, tokenLabel: token.label, pin: token.pin, ...over });
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KekError);
-    return (e as KekError).code;
-  }
-  return undefined;
-}
 
 describe("opening the token", () => {
   // These run before any provider is logged in: PKCS#11 login state is per process, so a second login

@@ -70,7 +70,11 @@ describe("file key store", () => {
       }),
     );
     const won = await Promise.all(
-      procs.map(async (p) => JSON.parse(await new Response(p.stdout).text()) as string[]),
+      procs.map(async (p) => {
+        const out = JSON.parse(await new Response(p.stdout).text()) as string[];
+        expect(await p.exited).toBe(0);
+        return out;
+      }),
     );
     const all = won.flat();
     expect(all.sort()).toEqual(Array.from({ length: count }, (_, i) => `k${i}`).sort());

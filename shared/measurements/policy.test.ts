@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
+import { codeOf } from "@asterism/testing";
 import {
   createMeasurements,
   MeasurementsParseError,
@@ -12,16 +12,6 @@ import {
 
 const H32 = (b: string) => b.repeat(32);
 const H48 = (b: string) => b.repeat(48);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("parseMeasurementsJson()", () => {
   test("object form, legacy bare string (enforced) and default warnOnly=false", () => {
@@ -89,6 +79,12 @@ describe("parseMeasurementsJson()", () => {
     { name: "index > uint32", input: JSON.stringify({ "4294967296": H32("00") }), code: "INVALID_INDEX" },
     { name: "non-numeric index", input: JSON.stringify({ pcr4: H32("00") }), code: "INVALID_INDEX" },
     { name: "hex index", input: JSON.stringify({ "0x4": H32("00") }), code: "INVALID_INDEX" },
+    {
+      name: "__proto__ key",
+      input: `{"__proto__": "${H32("00")}", "1": "${H32("00")}"}`,
+      code: "INVALID_INDEX",
+    },
+    { name: "constructor key", input: `{"constructor": "${H32("00")}"}`, code: "INVALID_INDEX" },
     {
       name: "too many entries",
       input: JSON.stringify(

@@ -87,6 +87,9 @@ export function measurementsFromJsonValue(value: unknown): Measurements {
   if (Array.isArray(value)) {
     throw new MeasurementsParseError("INVALID_SCHEMA", ACTION, { expected: "an object", actual: "an array" });
   }
+  // Check the raw keys first: valibot's record() silently drops "__proto__"/"constructor"/"prototype",
+  // and a policy must never lose an entry without an error.
+  if (value !== null && typeof value === "object") for (const key of Object.keys(value)) parseIndex(key);
   const r = v.safeParse(MeasurementsMapSchema, value);
   if (!r.success) {
     const issue = r.issues[0];

@@ -18,6 +18,7 @@ import {
 } from "./index.ts";
 
 const NOW = new Date();
+const ORIGINAL_RESPONSE = globalThis.Response;
 let ca: ClusterCa;
 let otherCa: ClusterCa;
 let server: MtlsServer;
@@ -100,6 +101,11 @@ describe("peer authentication over real mTLS", () => {
     } finally {
       clockOffsetMs = 0;
     }
+  });
+
+  test("serving leaves the process's global Response alone (Bun.serve users in the same process)", async () => {
+    await whoami(creds["join"]);
+    expect(globalThis.Response).toBe(ORIGINAL_RESPONSE);
   });
 
   test("the server only listens on loopback and speaks TLS 1.3", () => {

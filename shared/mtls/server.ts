@@ -50,7 +50,11 @@ export function serveMtls(options: ServeMtlsOptions): Promise<MtlsServer> {
   const host = options.host ?? "127.0.0.1";
   const http = createHttpServer(
     { maxHeaderSize: options.maxHeaderSize ?? 16 * 1024 },
-    getRequestListener(options.fetch as Parameters<typeof getRequestListener>[0]),
+    // overrideGlobalObjects: false — by default @hono/node-server replaces globalThis.Response with its
+    // own lightweight class, which breaks Bun.serve and fetch users elsewhere in the same process.
+    getRequestListener(options.fetch as Parameters<typeof getRequestListener>[0], {
+      overrideGlobalObjects: false,
+    }),
   );
   // Bounded everything: idle sockets, slow request senders, slow handshakes, connection count.
   http.timeout = options.timeoutMs ?? 30_000;

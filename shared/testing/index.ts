@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+export { codeOf, codeOfAsync } from "./error-code.ts";
 export {
   createFakeSnpPlatform,
   type FakeSnpOptions,
@@ -25,7 +27,11 @@ export {
   softwareExtraData,
 } from "./software-evidence.ts";
 export { describeClusterStateConformance } from "./state-conformance.ts";
-export { type SwtpmInstance, startSwtpm } from "./swtpm.ts";
+export {
+  type StartSwtpmOptions,
+  type SwtpmInstance,
+  startSwtpm,
+} from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
 export {
   buildTestCertificate,

@@ -13,6 +13,11 @@ export interface SwtpmInstance {
   readonly stateDir: string;
   /** `swtpm:host=…,port=…` for TPM2TOOLS_TCTI. */
   readonly tcti: string;
+  /**
+   * With `ekCertificates: true`: the private CA (swtpm_localca) that signed the EK certificates, as PEM
+   * file paths (root, then the issuing intermediate).
+   */
+  readonly ca?: { readonly rootCert: string; readonly issuerCert: string };
   /** Kill swtpm (SIGTERM, then SIGKILL) and delete its state directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -53,6 +58,75 @@ async function waitReady(port: number, exited: () => boolean): Promise<boolean> 
   return false;
 }
 
+/** Options of {@link startSwtpm}. */
+export interface StartSwtpmOptions {
+  /**
+   * Manufacture the TPM first with `swtpm_setup` and a private swtpm_localca CA in the state directory:
+   * RSA-2048 and ECC P-384 EKs with certificates in NV (0x01c00002, 0x01c00016), a platform certificate,
+   * sha1+sha256 banks. Takes 1–4 s.
+   */
+  readonly ekCertificates?: boolean;
+}
+
+/** Bound on swtpm_setup's run time. */
+const SETUP_TIMEOUT_MS = 30_000;
+
+async function manufacture(stateDir: string): Promise<NonNullable<SwtpmInstance["ca"]>> {
+  const caDir = join(stateDir, "ca");
+  const tpmDir = join(stateDir, "tpm");
+  await Bun.write(join(caDir, ".keep"), "");
+  await Bun.write(join(tpmDir, ".keep"), "");
+  const localca = join(stateDir, "swtpm-localca.conf");
+  await Bun.write(
+    localca,
+    [
+      `statedir = ${caDir}`,
+      `signingkey = ${join(caDir, "signkey.pem")}`,
+      `issuercert = ${join(caDir, "issuercert.pem")}`,
+      `certserial = ${join(caDir, "certserial")}`,
+      "",
+    ].join("\n"),
+  );
+  const setup = join(stateDir, "swtpm_setup.conf");
+  await Bun.write(
+    setup,
+    [
+      "create_certs_tool = /usr/bin/swtpm_localca",
+      `create_certs_tool_config = ${localca}`,
+      "create_certs_tool_options = /etc/swtpm-localca.options",
+      "active_pcr_banks = sha1,sha256",
+      "",
+    ].join("\n"),
+  );
+  const proc = Bun.spawn(
+    [
+      "swtpm_setup",
+      "--tpm2",
+      "--tpmstate",
+      tpmDir,
+      "--config",
+      setup,
+      "--create-ek-cert",
+      "--create-platform-cert",
+      "--lock-nvram",
+      "--overwrite",
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const timer = setTimeout(() => proc.kill("SIGKILL"), SETUP_TIMEOUT_MS);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`swtpm_setup failed (${code}): ${(out + err).trim().slice(-500)}`);
+  return {
+    rootCert: join(caDir, "swtpm-localca-rootca-cert.pem"),
+    issuerCert: join(caDir, "issuercert.pem"),
+  };
+}
+
 /**
  * Start a fresh swtpm (TPM 2.0) on free loopback ports with its own temporary state directory. The TPM
  * is NOT powered on: the transport (`openSwtpm`) does CMD_INIT and TPM2_Startup, as it would on a
@@ -63,8 +137,17 @@ async function waitReady(port: number, exited: () => boolean): Promise<boolean> 
  * beforeAll(async () => { sw = await startSwtpm(); });
  * afterAll(() => sw.stop());
  */
-export async function startSwtpm(): Promise<SwtpmInstance> {
+export async function startSwtpm(opts: StartSwtpmOptions = {}): Promise<SwtpmInstance> {
   const stateDir = await mkdtemp(join(tmpdir(), "asterism-swtpm-"));
+  let ca: SwtpmInstance["ca"];
+  if (opts.ekCertificates) {
+    try {
+      ca = await manufacture(stateDir);
+    } catch (err) {
+      await rm(stateDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
   let lastErr = "";
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = 20000 + 2 * Math.floor(Math.random() * 19000);
@@ -79,7 +162,7 @@ export async function startSwtpm(): Promise<SwtpmInstance> {
         "--ctrl",
         `type=tcp,port=${port + 1},bindaddr=${HOST}`,
         "--tpmstate",
-        `dir=${stateDir}`,
+        `dir=${ca ? join(stateDir, "tpm") : stateDir}`,
       ],
       { stdout: "ignore", stderr: "pipe" },
     );
@@ -95,6 +178,7 @@ export async function startSwtpm(): Promise<SwtpmInstance> {
         ctrlPort: port + 1,
         stateDir,
         tcti: `swtpm:host=${HOST},port=${port}`,
+        ...(ca ? { ca } : {}),
         async stop() {
           if (stopped) return;
           stopped = true;

@@ -1,19 +1,28 @@
 import { bytesEqual } from "@asterism/bytes";
-import { encode } from "@asterism/codec";
+
+import { decode, encode } from "@asterism/codec";
+
 import {
   TPM2_ActivateCredential,
   TPM2_MakeCredential,
   TPM2_PolicySecret,
   TPM2_StartAuthSession,
 } from "./commands/credential.ts";
+
 import { createPrimary, evictControl, flush, type LoadedObject, readPublic } from "./commands/object.ts";
+import { type PcrBanks, readPcrs } from "./commands/pcr.ts";
+
 import { SIG_SCHEME_NULL, TPM2_Quote } from "./commands/quote.ts";
 import { getRandom } from "./commands/random.ts";
 import { startup } from "./commands/startup.ts";
 import { TPM_ALG, TPM_RH, TPM_SE } from "./constants.ts";
 import { TpmError } from "./errors.ts";
 import { createTpm, type Tpm } from "./execute.ts";
-import { isTpmRc, TPM_RC } from "./rc.ts";
+
+import { hashInfo } from "./hash.ts";
+import { decodeRc, isTpmRc, TPM_RC } from "./rc.ts";
+import { TPMS_ATTEST, type TPMS_QUOTE_INFO } from "./structures/attest.ts";
+
 import type { PcrSelection } from "./structures/basic.ts";
 import { TPMT_PUBLIC } from "./structures/public.ts";
 import { TPMT_SIGNATURE } from "./structures/signature.ts";
@@ -25,6 +34,7 @@ import {
 } from "./templates.ts";
 import { connectSwtpm, type SwtpmOptions } from "./transport/swtpm.ts";
 import type { ClosableTpmTransport } from "./transport/types.ts";
+import { computePcrDigest } from "./verify/quote.ts";
 
 /** Key algorithm of an EK or AK. */
 export type KeyAlgorithm = "rsa" | "ecc";
@@ -155,6 +165,37 @@ export async function quote(
     params: { qualifyingData: opts.qualifyingData, inScheme: SIG_SCHEME_NULL, PCRselect: [...opts.pcrs] },
   });
   return { attest: response.quoted, signature: encode(TPMT_SIGNATURE, response.signature) };
+}
+
+/** Bound on quote attempts while PCRs keep changing underneath. */
+const QUOTE_ATTEMPTS = 5;
+
+/**
+ * Quote and read the quoted PCR values consistently: read the PCRs, quote them, and check that the
+ * quote's pcrDigest is the digest of what was read (else something extended a PCR in between; retry, at
+ * most 5 times). Returns exactly what a verifier needs next to the AK public.
+ *
+ * @example
+ * const { quote: q, pcrs } = await quoteWithPcrs(tpm, { ak, pcrs: sel, qualifyingData: nonce });
+ * await verifyQuote({ akPublic: ak.public, attest: q.attest, signature: q.signature, nonce, pcrs });
+ */
+export async function quoteWithPcrs(
+  tpm: Tpm,
+  opts: { ak: { handle: number }; pcrs: readonly PcrSelection[]; qualifyingData: Uint8Array },
+): Promise<{ quote: Quote; pcrs: PcrBanks }> {
+  for (let i = 0; i < QUOTE_ATTEMPTS; i++) {
+    const pcrs = await readPcrs(tpm, opts.pcrs);
+    const q = await quote(tpm, opts);
+    const info = decode(TPMS_ATTEST, q.attest).attested as TPMS_QUOTE_INFO;
+    const sig = decode(TPMT_SIGNATURE, q.signature).signature as { hash?: number } | null;
+    const h = hashInfo(sig?.hash ?? 0);
+    if (!h) throw new TpmError("UNSUPPORTED", "Quote signed with an unsupported hash");
+    if (bytesEqual(computePcrDigest(h, info.pcrSelect, pcrs), info.pcrDigest)) return { quote: q, pcrs };
+  }
+  throw new TpmError("TPM_RC", "PCRs kept changing while quoting", {
+    rc: decodeRc(TPM_RC.PCR_CHANGED),
+    expected: `a stable quote within ${QUOTE_ATTEMPTS} attempts`,
+  });
 }
 
 /** An encrypted credential for one AK name, decryptable only by one EK (Part 1 §24 "Credential Protection"). */

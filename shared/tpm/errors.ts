@@ -55,6 +55,7 @@ export class TransportError extends AsterismError<TransportErrorCode> {
  * - `NOT_TPM_GENERATED`: magic is not TPM_GENERATED_VALUE.
  * - `NOT_A_QUOTE`: TPMS_ATTEST.type is not TPM_ST_ATTEST_QUOTE.
  * - `AK_NOT_RESTRICTED_SIGNING`: the AK could sign arbitrary data, so its "quotes" prove nothing.
+ * - `AK_NOT_FIXED_TPM`: the AK's private key may exist outside a TPM.
  * - `SCHEME_MISMATCH`: the signature's scheme or hash differs from the AK's fixed scheme.
  * - `UNSUPPORTED_ALGORITHM`: key type, curve, scheme or hash not supported.
  * - `SIGNATURE_INVALID`: the signature does not verify over the attestation bytes.
@@ -68,6 +69,7 @@ export type QuoteErrorCode =
   | "NOT_TPM_GENERATED"
   | "NOT_A_QUOTE"
   | "AK_NOT_RESTRICTED_SIGNING"
+  | "AK_NOT_FIXED_TPM"
   | "SCHEME_MISMATCH"
   | "UNSUPPORTED_ALGORITHM"
   | "SIGNATURE_INVALID"

@@ -39,6 +39,7 @@ export {
   persistentAttestationKey,
   type Quote,
   quote,
+  quoteWithPcrs,
 } from "./attestation.ts";
 // Commands (typed objects) and helpers.
 export {
@@ -56,6 +57,7 @@ export {
 } from "./commands/credential.ts";
 export {
   EK_CERT_NV_INDEX_ECC,
+  EK_CERT_NV_INDEX_ECC_P384,
   EK_CERT_NV_INDEX_RSA,
   nvRead,
   nvReadPublic,
@@ -98,6 +100,7 @@ export {
   TPM_ST,
   TPM_SU,
 } from "./constants.ts";
+export { makeCredentialSoftware } from "./credential.ts";
 export {
   EventLogError,
   type EventLogErrorCode,
@@ -149,7 +152,9 @@ export {
   unmarshalResponse,
 } from "./execute.ts";
 export { digest, HASHES, type HashInfo, hashInfo } from "./hash.ts";
+export { kdfa, kdfe } from "./kdf.ts";
 export { objectName } from "./name.ts";
+export { type PcrBanksJson, PcrBanksJsonSchema, pcrBanksFromJson, pcrBanksToJson } from "./pcr-json.ts";
 export { type DecodedRc, decodeRc, describeRc, isTpmRc, TPM_RC } from "./rc.ts";
 // Structures (Part 2 field tables).
 export {
@@ -207,7 +212,7 @@ export {
 } from "./transport/swtpm.ts";
 export { type ClosableTpmTransport, MAX_RESPONSE_SIZE, type TpmTransport } from "./transport/types.ts";
 // Verification (pure).
-export { tpmPublicToCryptoKey } from "./verify/crypto-key.ts";
+export { tpmPublicToCryptoKey, tpmPublicToSpki } from "./verify/crypto-key.ts";
 export {
   computePcrDigest,
   parseTpmsAttest,

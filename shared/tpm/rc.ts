@@ -158,7 +158,8 @@ export function decodeRc(raw: number): DecodedRc {
     const name = FMT1[raw & 0x03f] ?? `FMT1_0x${(raw & 0x3f).toString(16)}`;
     let subject: DecodedRc["subject"];
     if (raw & 0x040) subject = { kind: "parameter", index: n };
-    else if (n >= 8) subject = { kind: "session", index: n - 7 };
+    // TPM_RC_S (0x800) + TPM_RC_1..7: sessions are numbered from 1, so N = 9..15.
+    else if (n >= 8) subject = { kind: "session", index: n - 8 };
     else if (n > 0) subject = { kind: "handle", index: n };
     return {
       raw,

@@ -16,6 +16,7 @@ import {
   hashInfo,
   isTpmRc,
   makeCredential,
+  makeCredentialSoftware,
   nvReadPublic,
   objectName,
   openSwtpm,
@@ -23,6 +24,7 @@ import {
   persistentAttestationKey,
   QuoteVerificationError,
   quote,
+  quoteWithPcrs,
   readPcrs,
   readPublic,
   TPM_ALG,
@@ -146,6 +148,29 @@ describe("swtpm commands", () => {
     },
   );
 
+  test("quoteWithPcrs returns PCR values that verify against the quote", async () => {
+    const ak = await createAttestationKey(tpm, { alg: "ecc" });
+    try {
+      const sel = [
+        { hash: TPM_ALG.SHA1, pcrSelect: [0, 16] },
+        { hash: TPM_ALG.SHA256, pcrSelect: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16] },
+      ];
+      const nonce = await getRandom(tpm, 32);
+      const { quote: q, pcrs } = await quoteWithPcrs(tpm, { ak, pcrs: sel, qualifyingData: nonce });
+      const v = await verifyQuote({
+        akPublic: ak.public,
+        attest: q.attest,
+        signature: q.signature,
+        nonce,
+        pcrs,
+        expectedSelection: sel,
+      });
+      expect(v.pcrs.get(TPM_ALG.SHA256)?.size).toBe(11);
+    } finally {
+      await flush(tpm, ak.handle);
+    }
+  });
+
   test.each(["rsa", "ecc"] as const)(
     "MakeCredential/ActivateCredential binds the AK to the %s EK",
     async (alg) => {
@@ -174,7 +199,9 @@ describe("swtpm commands", () => {
     expect(isTpmRc(err, TPM_RC.HANDLE)).toBe(true);
     expect((err as TpmError).rc?.subject).toEqual({ kind: "handle", index: 1 });
   });
+});
 
+describe("persistent attestation key", () => {
   test("persistentAttestationKey creates the AK once, reuses it, quotes with it and refuses a foreign key", async () => {
     const handle = 0x81000a60;
     const first = await persistentAttestationKey(tpm, { alg: "ecc", handle });
@@ -204,8 +231,39 @@ describe("swtpm commands", () => {
     await evictControl(tpm, handle, handle);
     expect(isTpmRc(await readPublic(tpm, handle).catch((e: unknown) => e), TPM_RC.HANDLE)).toBe(true);
   });
+});
 
-  test("every transient handle was flushed", async () => {
+describe("software MakeCredential", () => {
+  test.each(["rsa", "ecc"] as const)(
+    "a credential made without a TPM for a %s EK activates on the TPM",
+    async (alg) => {
+      const ek = await createEk(tpm, alg);
+      const ak = await createAttestationKey(tpm, { alg: "ecc" });
+      try {
+        const secret = crypto.getRandomValues(new Uint8Array(32));
+        const cred = await makeCredentialSoftware(ek.public, secret, ak.name);
+        expect(await activateCredential(tpm, { ak, ek, credential: cred })).toEqual(secret);
+        // The same credential bound to another name is refused (integrity HMAC covers the name).
+        const other = await makeCredentialSoftware(
+          ek.public,
+          secret,
+          objectName({ ...ak.public, authPolicy: new Uint8Array(32) }),
+        );
+        const err = await activateCredential(tpm, { ak, ek, credential: other }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TpmError);
+      } finally {
+        await flush(tpm, ak.handle);
+        await flush(tpm, ek.handle);
+      }
+    },
+  );
+});
+
+describe("cleanup", () => {
+  // Runs last in this file: every EK, AK and policy session created above must be gone.
+  test("every transient object and session was flushed", async () => {
     expect(await transientHandles()).toEqual([]);
+    const { data } = await getCapability(tpm, TPM_CAP.HANDLES, 0x03000000, 64);
+    expect(data.data).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { decode, encode } from "@asterism/codec";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import {
   createAttestationKey,
+  createEk,
   flush,
   nvRead,
   openSwtpm,
@@ -117,6 +118,10 @@ describe("tpm2-tools cross-checks", () => {
       const attest = await file("q.msg");
       const signature = await file("q.sig");
       const v = await verifyQuote({ akPublic, attest, signature, nonce, pcrs });
+      // tpm2_createek uses the EK Credential Profile template too: same seed, same template, same key.
+      const ek = await createEk(tpm, alg as "rsa" | "ecc");
+      await flush(tpm, ek.handle);
+      expect(ek.public).toEqual(decode(TPM2B_PUBLIC, await file("ek.pub")));
       expect(v.signatureHash.name).toBe("sha256");
       await expect(
         verifyQuote({ akPublic, attest, signature, nonce: fromHex("c0ffee0124"), pcrs }),

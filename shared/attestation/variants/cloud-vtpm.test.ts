@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
-import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
+import { codeOfAsync as codeOf, type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import {
   type ClosableTpm,
   EventLogWriter,
@@ -15,7 +14,7 @@ import type { AttestationPolicy } from "../policy.ts";
 import { validateDocument } from "../validate-document.ts";
 import { akSpki } from "../vtpm/ak-key.ts";
 import { parseVtpmEvidence, vtpmEvidenceToJson } from "../vtpm/evidence.ts";
-import { gceFirmwareEvents } from "../vtpm/gce-vectors.test-helper.ts";
+import { GCE_NOW, gceEvidence, gceFirmwareEvents, gceTrust } from "../vtpm/gce-vectors.test-helper.ts";
 import { issueVtpmEvidence } from "../vtpm/issue.ts";
 import { createTestAkCa, type TestAkCa } from "../vtpm/test-ak-ca.test-helper.ts";
 import { createAwsNitroTpmIssuer, createAwsNitroTpmValidator } from "./aws-nitro-tpm.ts";
@@ -70,16 +69,6 @@ afterAll(async () => {
   await tpm?.close();
   await sw?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("gcp-sev-es", () => {
   const validator = () => createGcpSevEsValidator({ policy, akTrust: { roots: [ca.rootDer] }, now: NOW });
@@ -162,6 +151,26 @@ describe("gcp-sev-es", () => {
         return validator().validate(await gcpDoc({ log: fake.bytes() }), nonce);
       },
       code: "EVENT_LOG_MISMATCH",
+    },
+    {
+      name: "TestVerifyIgnoreAKPubWithAKCert on the real GCE AK certificate (quotes by another AK)",
+      run: async () => {
+        const real = await gceEvidence("gce-cos-85-nonce9009");
+        const gce = await gceTrust();
+        const ev = parseVtpmEvidence(parseAttestationDocument(await gcpDoc({ cert: null })).evidence);
+        const d = serializeAttestationDocument({
+          variant: "gcp-sev-es",
+          userData,
+          nonce,
+          evidence: vtpmEvidenceToJson({ ...ev, akCert: real.akCert, intermediates: gce.intermediates }),
+        });
+        return createGcpSevEsValidator({
+          policy,
+          akTrust: { roots: gce.roots },
+          now: () => GCE_NOW,
+        }).validate(d, nonce);
+      },
+      code: "AK_MISMATCH",
     },
     {
       name: "AK certificate without the GCE identity extension",

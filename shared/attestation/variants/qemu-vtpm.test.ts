@@ -1,21 +1,26 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
+import { encode } from "@asterism/codec";
 import { createMeasurements } from "@asterism/measurements";
-import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
+import { codeOfAsync as codeOf, type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import {
   type ClosableTpm,
+  createAttestationKey,
   EV,
   EventLogWriter,
   extendPcr,
+  flush,
   getCapability,
   measureEvent,
   openSwtpm,
   parseTpmtPublic,
   persistentAttestationKey,
+  quote,
   readPcrs,
   TPM_ALG,
   TPM_CAP,
+  TPMT_PUBLIC,
 } from "@asterism/tpm";
+import { makeExtraData, tpmQualifyingData } from "../binding.ts";
 import { parseAttestationDocument, serializeAttestationDocument } from "../document.ts";
 import type { AttestationPolicy } from "../policy.ts";
 import { akSpki } from "../vtpm/ak-key.ts";
@@ -53,16 +58,6 @@ afterAll(async () => {
   await tpm?.close();
   await sw?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 function mutateEvidence(f: (e: Record<string, unknown>) => void): Uint8Array {
   const d = JSON.parse(new TextDecoder().decode(doc));
@@ -263,6 +258,39 @@ describe("qemu-vtpm on swtpm", () => {
     expect(await codeOf(createQemuVtpmValidator({ policy: anyPolicy }).validate(lying, n3))).toBe(
       "EVENT_LOG_MISMATCH",
     );
+  });
+
+  test("attestation with only a SHA-1 quote fails (HASH_NOT_ALLOWED)", async () => {
+    const n4 = new Uint8Array(32).fill(0x41);
+    const sel = [{ hash: TPM_ALG.SHA1, pcrSelect: [0, 1, 2, 3, 4, 5, 6, 7] }];
+    const ak = await createAttestationKey(tpm);
+    try {
+      const q = await quote(tpm, {
+        ak,
+        pcrs: sel,
+        qualifyingData: tpmQualifyingData(makeExtraData(userData, n4)),
+      });
+      const pcrs1 = (await readPcrs(tpm, sel)).get(TPM_ALG.SHA1) ?? new Map();
+      const evidence = vtpmEvidenceToJson({
+        akPublic: encode(TPMT_PUBLIC, ak.public),
+        quotes: [{ attest: q.attest, signature: q.signature, bank: "sha1", pcrs: pcrs1 }],
+        intermediates: [],
+      });
+      const d = serializeAttestationDocument({ variant: "qemu-vtpm", userData, nonce: n4, evidence });
+      expect(await codeOf(createQemuVtpmValidator({ policy }).validate(d, n4))).toBe("HASH_NOT_ALLOWED");
+    } finally {
+      await flush(tpm, ak.handle);
+    }
+  });
+
+  test("concurrent issues on one TPM are serialized and all validate", async () => {
+    const nonces = [0x51, 0x52, 0x53, 0x54].map((b) => new Uint8Array(32).fill(b));
+    const issuer = createQemuVtpmIssuer({ tpm });
+    const docs = await Promise.all(nonces.map((n) => issuer.issue(userData, n)));
+    const anyPolicy: AttestationPolicy = { measurements: new Map() };
+    for (const [i, d] of docs.entries()) {
+      await createQemuVtpmValidator({ policy: anyPolicy }).validate(d, nonces[i] as Uint8Array);
+    }
   });
 
   test("evidence JSON round-trips", () => {

@@ -51,26 +51,54 @@ export interface VtpmIssuerDeps {
   readonly readEventLog?: () => Promise<Uint8Array | undefined>;
 }
 
+/**
+ * One issuance at a time per TPM: swtpm has no resource manager and few transient-object slots, and a
+ * concurrent PCR extend between quote and read would only cost retries.
+ */
+const locks = new WeakMap<Tpm, Promise<unknown>>();
+
+async function exclusive<T>(tpm: Tpm, f: () => Promise<T>): Promise<T> {
+  const prev = locks.get(tpm) ?? Promise.resolve();
+  const run = prev.then(f, f);
+  locks.set(
+    tpm,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
 /** Produce vTPM evidence bound to `userData` and `nonce`. */
-export async function issueVtpmEvidence(
+export function issueVtpmEvidence(
   deps: VtpmIssuerDeps,
   userData: Uint8Array,
   nonce: Uint8Array,
-  instanceInfo?: Uint8Array,
+  info?: Uint8Array | ((ak: TPMT_PUBLIC) => Promise<Uint8Array>),
 ): Promise<VtpmEvidence> {
-  const qualifyingData = tpmQualifyingData(makeExtraData(userData, nonce), instanceInfo);
+  return exclusive(deps.tpm, () => issueLocked(deps, userData, nonce, info));
+}
+
+async function issueLocked(
+  deps: VtpmIssuerDeps,
+  userData: Uint8Array,
+  nonce: Uint8Array,
+  info?: Uint8Array | ((ak: TPMT_PUBLIC) => Promise<Uint8Array>),
+): Promise<VtpmEvidence> {
+  const extraData = makeExtraData(userData, nonce); // length errors before touching the TPM
   const selection: PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrSelect: [...QUOTED_PCRS] }];
   const owned = deps.attestationKey === undefined;
   const ak = owned
     ? await createAttestationKey(deps.tpm, { alg: deps.akAlg ?? "rsa" })
     : await (deps.attestationKey as () => Promise<LoadedObject>)();
   try {
+    // Instance info may depend on the AK (aws-sev-snp: the SNP report binds SHA-512 of the AK SPKI).
+    const instanceInfo = typeof info === "function" ? await info(ak.public) : info;
+    const qualifyingData = tpmQualifyingData(extraData, instanceInfo);
     for (let attempt = 0; attempt < MAX_QUOTE_ATTEMPTS; attempt++) {
       const q = await quote(deps.tpm, { ak, pcrs: selection, qualifyingData });
       const banks = await readPcrs(deps.tpm, selection);
-      const info = parseTpmsAttest(q.attest).attested as TPMS_QUOTE_INFO;
+      const quoted = parseTpmsAttest(q.attest).attested as TPMS_QUOTE_INFO;
       const sigHash = hashInfo(TPM_ALG.SHA256);
-      if (sigHash && bytesEqual(computePcrDigest(sigHash, info.pcrSelect, banks), info.pcrDigest)) {
+      if (sigHash && bytesEqual(computePcrDigest(sigHash, quoted.pcrSelect, banks), quoted.pcrDigest)) {
         const eventLog = deps.readEventLog ? await deps.readEventLog() : undefined;
         return {
           akPublic: encode(TPMT_PUBLIC, ak.public),

@@ -35,6 +35,8 @@ export interface VtpmVariantSpec {
     warnings?: string[];
     hardwareVerified?: boolean;
     configurationChecked?: boolean;
+    /** The variant bound the AK to other authenticated evidence (e.g. an AMD-signed report). */
+    identityTrusted?: boolean;
   }>;
 }
 
@@ -112,7 +114,7 @@ export async function validateVtpmDocument(
       ...(extra.details ?? {}),
     },
     trust: {
-      identityTrusted: verified.akTrusted,
+      identityTrusted: verified.akTrusted || extra.identityTrusted === true,
       hardwareVerified: extra.hardwareVerified ?? false,
       configurationChecked: extra.configurationChecked ?? false,
       measurementWarnings: verdict.warnings.length,

@@ -201,6 +201,13 @@ export async function verifyVtpmEvidence(
     } catch (err) {
       mapQuoteError(q.bank, err);
     }
+    if (!verified.pcrDigestChecked) {
+      // Defence in depth: we always pass the PCR values, so the TPM module must have checked pcrDigest.
+      throw new AttestationVerifyError(
+        "PCR_DIGEST_MISMATCH",
+        `The ${q.bank} quote's PCR digest was not checked`,
+      );
+    }
     if (verified.signatureHash.name === "sha1" && !opts.allowSha1) {
       throw new AttestationVerifyError("HASH_NOT_ALLOWED", `The ${q.bank} quote is signed with SHA-1`, {
         expected: "a SHA-256 or stronger signature",

@@ -32,6 +32,8 @@ export const TPM2_NV_Read = command({
 export const EK_CERT_NV_INDEX_RSA = 0x01c00002;
 /** TCG EK Credential Profile 2.0 §2.2.1.5: NV index of the ECC NIST P-256 EK certificate. */
 export const EK_CERT_NV_INDEX_ECC = 0x01c0000a;
+/** TCG EK Credential Profile 2.0 §2.2.1.5 (high range): ECC NIST P-384 EK certificate (swtpm_setup's ECC EK). */
+export const EK_CERT_NV_INDEX_ECC_P384 = 0x01c00016;
 
 /** Read an NV index's public area. */
 export async function nvReadPublic(tpm: Tpm, index: number): Promise<TPMS_NV_PUBLIC> {

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
-import { type ClosableTpm, openSwtpm } from "../attestation.ts";
-import { readPcrs } from "../commands/pcr.ts";
+import { type ClosableTpm, createAttestationKey, openSwtpm, quoteWithPcrs } from "../attestation.ts";
+import { flush } from "../commands/object.ts";
+import type { PcrBanks } from "../commands/pcr.ts";
 import { TPM_ALG } from "../constants.ts";
+import { verifyQuote } from "../verify/quote.ts";
 import { EV } from "./event-types.ts";
 import { parseEventLog } from "./parse.ts";
 import { matchEventLog } from "./replay.ts";
@@ -22,7 +24,7 @@ afterAll(async () => {
 const enc = (s: string) => new TextEncoder().encode(s);
 
 describe("EventLogWriter on swtpm", () => {
-  test("a measured boot recorded while extending PCRs replays to the TPM's PCRs", async () => {
+  test("a measured boot recorded while extending PCRs replays to the quoted PCRs", async () => {
     const log = new EventLogWriter([TPM_ALG.SHA1, TPM_ALG.SHA256]);
     await measureEvent(tpm, log, {
       pcrIndex: 0,
@@ -49,10 +51,28 @@ describe("EventLogWriter on swtpm", () => {
     expect(parsed.format).toBe("crypto-agile");
     expect(parsed.events.length).toBe(13);
     const pcrs = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-    const quoted = await readPcrs(tpm, [
+    // The verifier's side: a fresh quote authenticates the PCRs, then the log must explain them.
+    const sel = [
       { hash: TPM_ALG.SHA1, pcrSelect: pcrs },
       { hash: TPM_ALG.SHA256, pcrSelect: pcrs },
-    ]);
+    ];
+    const ak = await createAttestationKey(tpm, { alg: "rsa" });
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    let quoted: PcrBanks;
+    try {
+      const { quote: q, pcrs: values } = await quoteWithPcrs(tpm, { ak, pcrs: sel, qualifyingData: nonce });
+      const v = await verifyQuote({
+        akPublic: ak.public,
+        attest: q.attest,
+        signature: q.signature,
+        nonce,
+        pcrs: values,
+      });
+      quoted = v.pcrs;
+    } finally {
+      await flush(tpm, ak.handle);
+    }
+    expect(quoted.get(TPM_ALG.SHA1)?.size).toBe(9);
     const m = matchEventLog(parsed, quoted);
     expect(m.unexplained.get(TPM_ALG.SHA256)).toEqual([]);
     expect(m.explained.get(TPM_ALG.SHA256)?.get(4)).toEqual([6, 11]);

@@ -42,16 +42,30 @@ function unsupported(what: string, actual: number): QuoteVerificationError {
 }
 
 /**
+ * The key's own signing scheme, or for scheme TPM_ALG_NULL: RSASSA / ECDSA with the key's nameAlg.
+ */
+export function defaultScheme(pub: TPMT_PUBLIC): { sigAlg: number; hashAlg: number } {
+  const scheme = (rsaParams(pub)?.parms ?? eccParams(pub)?.parms)?.scheme;
+  if (scheme && scheme.scheme !== TPM_ALG.NULL)
+    return {
+      sigAlg: scheme.scheme,
+      hashAlg: (scheme.details as { hashAlg: number } | null)?.hashAlg ?? pub.nameAlg,
+    };
+  return { sigAlg: pub.type === TPM_ALG.ECC ? TPM_ALG.ECDSA : TPM_ALG.RSASSA, hashAlg: pub.nameAlg };
+}
+
+/**
  * Import a TPMT_PUBLIC (RSA or ECC) as a WebCrypto verification key for the signature scheme `sigAlg`
- * (TPM_ALG_RSASSA, _RSAPSS or _ECDSA) and hash `hashAlg`. RSA exponent 0 means 65537 (Part 2 §12.2.3.5).
+ * (TPM_ALG_RSASSA, _RSAPSS or _ECDSA) and hash `hashAlg` (default: the key's own scheme, see
+ * {@link defaultScheme}). RSA exponent 0 means 65537 (Part 2 §12.2.3.5).
  *
  * @example
  * const key = await tpmPublicToCryptoKey(akPublic, TPM_ALG.RSASSA, TPM_ALG.SHA256);
  */
 export async function tpmPublicToCryptoKey(
   pub: TPMT_PUBLIC,
-  sigAlg: number,
-  hashAlg: number,
+  sigAlg: number = defaultScheme(pub).sigAlg,
+  hashAlg: number = defaultScheme(pub).hashAlg,
 ): Promise<CryptoKey> {
   const hash = hashInfo(hashAlg);
   if (!hash) throw unsupported("signature hash", hashAlg);
@@ -98,4 +112,51 @@ async function importJwk(
   } catch (err) {
     throw new QuoteVerificationError("MALFORMED", "Cannot import the attestation key", { cause: err });
   }
+}
+
+/**
+ * The SubjectPublicKeyInfo (DER) of an RSA or ECC TPMT_PUBLIC, e.g. to compare with the key in an AK or
+ * EK certificate (`bytesEqual(await tpmPublicToSpki(ak), cert.publicKey.rawData)`).
+ */
+export async function tpmPublicToSpki(pub: TPMT_PUBLIC): Promise<Uint8Array> {
+  const rsa = rsaParams(pub);
+  const ecc = eccParams(pub);
+  let key: CryptoKey;
+  try {
+    if (rsa) {
+      const e = rsa.parms.exponent === 0 ? 65537 : rsa.parms.exponent;
+      const eBytes = new Uint8Array(4);
+      new DataView(eBytes.buffer).setUint32(0, e);
+      let i = 0;
+      while (eBytes[i] === 0) i++;
+      key = await crypto.subtle.importKey(
+        "jwk",
+        { kty: "RSA", n: toBase64Url(rsa.modulus), e: toBase64Url(eBytes.subarray(i)) },
+        { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+        true,
+        ["verify"],
+      );
+    } else if (ecc) {
+      const curve = CURVES.get(ecc.parms.curveID);
+      if (!curve) throw unsupported("ECC curve", ecc.parms.curveID);
+      key = await crypto.subtle.importKey(
+        "jwk",
+        {
+          kty: "EC",
+          crv: curve.name,
+          x: toBase64Url(fixedWidth(ecc.point.x, curve.size, "ECC point x")),
+          y: toBase64Url(fixedWidth(ecc.point.y, curve.size, "ECC point y")),
+        },
+        { name: "ECDSA", namedCurve: curve.name },
+        true,
+        ["verify"],
+      );
+    } else {
+      throw unsupported("key type", pub.type);
+    }
+  } catch (err) {
+    if (err instanceof QuoteVerificationError) throw err;
+    throw new QuoteVerificationError("MALFORMED", "Cannot import the TPM public key", { cause: err });
+  }
+  return new Uint8Array(await crypto.subtle.exportKey("spki", key));
 }

@@ -80,7 +80,7 @@ describe("quote verification negatives", () => {
       name: "wrong PCR value",
       wantCode: "PCR_DIGEST_MISMATCH",
       mutate: (o) => {
-        const bank = new Map(o.pcrs.get(TPM_ALG.SHA256));
+        const bank = new Map(o.pcrs?.get(TPM_ALG.SHA256));
         bank.set(0, flip(bank.get(0) as Uint8Array, 0));
         return { ...o, pcrs: new Map([[TPM_ALG.SHA256, bank]]) };
       },
@@ -89,7 +89,7 @@ describe("quote verification negatives", () => {
       name: "missing PCR value",
       wantCode: "PCR_MISSING",
       mutate: (o) => {
-        const bank = new Map(o.pcrs.get(TPM_ALG.SHA256));
+        const bank = new Map(o.pcrs?.get(TPM_ALG.SHA256));
         bank.delete(23);
         return { ...o, pcrs: new Map([[TPM_ALG.SHA256, bank]]) };
       },
@@ -99,7 +99,7 @@ describe("quote verification negatives", () => {
       wantCode: "PCR_SELECTION_MISMATCH",
       mutate: (o) => ({
         ...o,
-        pcrs: new Map([...o.pcrs, [TPM_ALG.SHA1, new Map([[0, new Uint8Array(20)]])]]),
+        pcrs: new Map([...(o.pcrs ?? []), [TPM_ALG.SHA1, new Map([[0, new Uint8Array(20)]])]]),
       }),
     },
     {
@@ -113,6 +113,14 @@ describe("quote verification negatives", () => {
       mutate: (o) => {
         const pub = parseTpmtPublic(o.akPublic as Uint8Array);
         return { ...o, akPublic: { ...pub, objectAttributes: { ...pub.objectAttributes, restricted: 0 } } };
+      },
+    },
+    {
+      name: "AK not fixedTPM",
+      wantCode: "AK_NOT_FIXED_TPM",
+      mutate: (o) => {
+        const pub = parseTpmtPublic(o.akPublic as Uint8Array);
+        return { ...o, akPublic: { ...pub, objectAttributes: { ...pub.objectAttributes, fixedTPM: 0 } } };
       },
     },
     {
@@ -160,7 +168,27 @@ describe("quote verification negatives", () => {
     expect((err as QuoteVerificationError).code).toBe(wantCode);
   });
 
-  test("a signed non-quote attestation is NOT_A_QUOTE and a non-TPM magic is NOT_TPM_GENERATED", async () => {
+  test("mutating a TPMT_PUBLIC after use never verifies against the cached key", async () => {
+    const o = await base();
+    const pub = parseTpmtPublic(o.akPublic as Uint8Array);
+    await verifyQuote({ ...o, akPublic: pub });
+    (pub as { unique: Uint8Array }).unique = (pub.unique as Uint8Array).with(
+      10,
+      ((pub.unique as Uint8Array)[10] ?? 0) ^ 1,
+    );
+    const err = await verifyQuote({ ...o, akPublic: pub }).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("SIGNATURE_INVALID");
+  });
+
+  test("without PCR values only signature and nonce are checked, and the result says so", async () => {
+    const { pcrs: _, ...rest } = await base();
+    const v = await verifyQuote(rest);
+    expect(v.pcrDigestChecked).toBe(false);
+    expect(v.pcrs.size).toBe(0);
+    expect((await verifyQuote(await base())).pcrDigestChecked).toBe(true);
+  });
+
+  test("a signed non-quote is NOT_A_QUOTE, a non-TPM magic NOT_TPM_GENERATED, a SHA-1 signature refused", async () => {
     // Build both with a software key whose TPMT_PUBLIC claims restricted signing.
     const { publicKey, privateKey } = await crypto.subtle.generateKey(
       { name: "ECDSA", namedCurve: "P-256" },
@@ -200,5 +228,22 @@ describe("quote verification negatives", () => {
       pcrs: new Map(),
     }).catch((e: unknown) => e);
     expect((err as QuoteVerificationError).code).toBe("NOT_TPM_GENERATED");
+
+    // SHA-1 signatures: rejected unless allowSha1 (key scheme NULL so the scheme check does not fire).
+    const nullScheme = {
+      ...akPublic,
+      parameters: { ...(akPublic.parameters as object), scheme: { scheme: TPM_ALG.NULL, details: null } },
+    } as typeof akPublic;
+    const raw = new Uint8Array(
+      await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-1" }, privateKey, certify as BufferSource),
+    );
+    const sha1Sig = fromHex(
+      `001800040020${Buffer.from(raw.subarray(0, 32)).toString("hex")}0020${Buffer.from(raw.subarray(32)).toString("hex")}`,
+    );
+    const base = { akPublic: nullScheme, attest: certify, signature: sha1Sig, nonce: new Uint8Array(0) };
+    err = await verifyQuote(base).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("UNSUPPORTED_ALGORITHM");
+    err = await verifyQuote({ ...base, allowSha1: true }).catch((e: unknown) => e);
+    expect((err as QuoteVerificationError).code).toBe("NOT_A_QUOTE");
   });
 });

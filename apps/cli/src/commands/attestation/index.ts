@@ -1,5 +1,7 @@
 import { defineGroup } from "../../command.ts";
+import { replayEventLogCommand } from "./replay-eventlog.ts";
 import { verifyDocCommand } from "./verify-doc.ts";
+import { verifyQuoteCommand } from "./verify-quote.ts";
 import { verifySnpCommand } from "./verify-snp.ts";
 import { verifyTdxCommand } from "./verify-tdx.ts";
 
@@ -10,5 +12,5 @@ import { verifyTdxCommand } from "./verify-tdx.ts";
 export const attestationGroup = defineGroup(
   "attestation",
   "Verify attestation evidence offline (SNP, TDX, TPM quotes, event logs)",
-  [verifySnpCommand, verifyTdxCommand, verifyDocCommand],
+  [verifySnpCommand, verifyTdxCommand, verifyQuoteCommand, replayEventLogCommand, verifyDocCommand],
 );

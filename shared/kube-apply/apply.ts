@@ -1,0 +1,107 @@
+import type { KubeClient } from "./client.ts";
+import { KubeError } from "./errors.ts";
+import { isRecord, type KubeObject, objectKey } from "./object.ts";
+import { RESOURCES, resourceFor, resourcePath } from "./resources.ts";
+import { validateObject } from "./validate.ts";
+
+/** The field manager Asterism applies as (issue 10: field manager `asterism`). */
+export const FIELD_MANAGER = "asterism";
+
+/** Server-side apply options. */
+export interface ApplyOptions {
+  /** Defaults to {@link FIELD_MANAGER}. */
+  readonly fieldManager?: string;
+  /**
+   * Take ownership of fields another manager set (default true): Asterism's rendered manifests are the
+   * source of truth for the objects they name, so a conflicting manual edit is overwritten, not kept.
+   */
+  readonly force?: boolean;
+}
+
+/** What happened to one object. */
+export interface ApplyResult {
+  readonly key: string;
+  /** The object as stored by the API server (with resourceVersion, uid, ...). */
+  readonly object: KubeObject;
+}
+
+function checkedResponse(value: unknown, action: string): KubeObject {
+  if (!isRecord(value) || typeof value["kind"] !== "string" || !isRecord(value["metadata"]))
+    throw new KubeError("INVALID_RESPONSE", action, { expected: "a Kubernetes object" });
+  return value as KubeObject;
+}
+
+/** Apply order: {@link RESOURCES} order (namespaces, accounts, RBAC, policies, config, workloads). */
+export function sortForApply(objects: readonly KubeObject[]): KubeObject[] {
+  const rank = (o: KubeObject) => RESOURCES.indexOf(resourceFor(o.apiVersion, o.kind));
+  return objects
+    .map((o, i) => ({ o, i }))
+    .sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i)
+    .map((x) => x.o);
+}
+
+/**
+ * Server-side apply of one object: `PATCH <object path>?fieldManager=asterism&force=true` with
+ * `Content-Type: application/apply-patch+yaml` (JSON is YAML). Creates the object when it is absent.
+ * The object is schema-checked first, so an invalid manifest never reaches the server.
+ */
+export async function applyObject(
+  client: KubeClient,
+  object: KubeObject,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const obj = validateObject(object);
+  const r = resourceFor(obj.apiVersion, obj.kind);
+  const path = resourcePath(r, obj.metadata.namespace, obj.metadata.name);
+  // A resourceVersion in an applied configuration would turn apply into compare-and-swap; rendered
+  // manifests never carry one, and a stale one must not sneak in.
+  const { resourceVersion: _rv, ...metadata } = obj.metadata;
+  const body = { ...obj, metadata };
+  const stored = await client.request({
+    method: "PATCH",
+    path,
+    // Strict: the API server refuses unknown or duplicate fields instead of dropping them silently.
+    query: {
+      fieldManager: options.fieldManager ?? FIELD_MANAGER,
+      force: String(options.force ?? true),
+      fieldValidation: "Strict",
+    },
+    body,
+    contentType: "application/apply-patch+yaml",
+  });
+  return { key: objectKey(obj), object: checkedResponse(stored, `apply ${objectKey(obj)}`) };
+}
+
+/**
+ * Applies a rendered manifest set in dependency order. Every object is validated before the first request,
+ * so a bad set changes nothing; then objects are applied one by one and the first failure stops the run
+ * (already-applied objects stay: apply is idempotent, so re-running after a fix converges).
+ *
+ * @example
+ * await applyAll(createKubeClient({ server, tls }), renderKustomization("k8s/overlays/qemu"));
+ */
+export async function applyAll(
+  client: KubeClient,
+  objects: readonly KubeObject[],
+  options: ApplyOptions = {},
+): Promise<ApplyResult[]> {
+  const checked = objects.map((o) => validateObject(o));
+  const results: ApplyResult[] = [];
+  for (const o of sortForApply(checked)) results.push(await applyObject(client, o, options));
+  return results;
+}
+
+/** Reads one object; `undefined` when it does not exist. */
+export async function getObject(
+  client: KubeClient,
+  ref: { apiVersion: string; kind: string; namespace?: string; name: string },
+): Promise<KubeObject | undefined> {
+  const r = resourceFor(ref.apiVersion, ref.kind);
+  try {
+    const value = await client.request({ method: "GET", path: resourcePath(r, ref.namespace, ref.name) });
+    return checkedResponse(value, `get ${ref.kind} ${ref.name}`);
+  } catch (err) {
+    if (err instanceof KubeError && err.code === "NOT_FOUND") return undefined;
+    throw err;
+  }
+}
