@@ -152,7 +152,9 @@ describe("init", () => {
       endpoints: { init: initUrl },
     });
     await boot["worker-0"]!.waitFor((l) => l["msg"] === "join.retry");
-    await until("worker-0 waiting", () => (statusOf(nodes["worker-0"]!)?.["phase"] === "waiting" ? true : undefined));
+    await until("worker-0 waiting", () =>
+      statusOf(nodes["worker-0"]!)?.["phase"] === "waiting" ? true : undefined,
+    );
   }, 30_000);
 
   test("a wrong init secret is refused with a bare code, nothing else, and the node stays usable", async () => {
