@@ -147,6 +147,85 @@ export function createNode(deps: NodeDeps) {
     await writeAtomic(join(deps.pkiDir, "kubelet.key"), keyPem, 0o600);
   }
 
+  /** Init (reference §2.2), with Constellation's holes closed; throws coded errors for the app. */
+  async function initFlow(
+    req: InitRequest,
+  ): Promise<{ clusterId: string; kubeconfig: string; kubernetes: { performed: boolean; note?: string } }> {
+    if (deps.initSecret === undefined)
+      throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node does not accept init requests");
+    // 1. The init secret, before anything else; a failure says nothing and logs nothing but the fact.
+    await deps.initSecret.check(req.initSecret);
+    // 2. Everything that can be refused is checked before the lock (no half-initialized node).
+    const components = parseComponentList(req.kubernetesComponents);
+    const ip = nodeIp();
+    const controlPlaneEndpoint = req.controlPlaneEndpoint ?? `${ip}:${API_SERVER_PORT}`;
+    const initConfig = generateInitConfig({
+      nodeName: deps.identity.name,
+      nodeIp: ip,
+      kubernetesVersion: req.kubernetesVersion,
+      clusterName: req.clusterName,
+      controlPlaneEndpoint,
+      serviceSubnet: req.serviceCidr,
+      ...(req.podCidr ? { podSubnet: req.podCidr } : {}),
+      apiServerCertSans: req.apiServerCertSans,
+      initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
+    });
+    const master = req.masterSecret;
+    let clusterId: Uint8Array;
+    const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
+    try {
+      clusterId = await deriveClusterId(ms, req.measurementSalt);
+    } finally {
+      wipe(ms);
+    }
+    // 3. The lock, and PCR 15, exactly once.
+    if (!(await activate("init", clusterId)))
+      throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "The node is already being activated", {
+        actual: `activated by ${deps.lock.holder ?? "another flow"}`,
+      });
+    status("initializing");
+    try {
+      const diskKey = await deriveKey({
+        secret: master.key,
+        salt: master.salt,
+        purpose: "diskKey",
+        id: uuid,
+      });
+      try {
+        await deps.disk.activate(diskKey, {
+          measurementSalt: req.measurementSalt,
+          role: deps.identity.role,
+        });
+      } finally {
+        wipe(diskKey);
+      }
+      const pki = await generateClusterPki();
+      await writeControlPlaneFiles(deps.pkiDir, clusterPkiFiles(pki));
+      await writeKubeletCredentials(pki.ca);
+      const installed = await deps.installer.install(components);
+      const kubeadm = await deps.installer.runKubeadmInit(initConfig);
+      const kubeconfig = await createAdminKubeconfig({
+        ca: pki.ca,
+        clusterName: req.clusterName,
+        server: `https://${controlPlaneEndpoint}`,
+        now: deps.now(),
+      });
+      await writeAtomic(files.adminConf, kubeconfig, 0o600);
+      await writeNodeState(clusterId, req.measurementSalt);
+      const performed = installed.performed && kubeadm.performed;
+      const note = installed.note ?? kubeadm.note;
+      status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
+      resolveActivated({ by: "init", clusterId });
+      return {
+        clusterId: toHex(clusterId),
+        kubeconfig,
+        kubernetes: { performed, ...(note ? { note } : {}) },
+      };
+    } catch (err) {
+      return fail("INIT_FAILED", "init", err);
+    }
+  }
+
   return {
     activated,
     phase: () => phase,
@@ -157,80 +236,11 @@ export function createNode(deps: NodeDeps) {
     async init(
       req: InitRequest,
     ): Promise<{ clusterId: string; kubeconfig: string; kubernetes: { performed: boolean; note?: string } }> {
-      if (deps.initSecret === undefined)
-        throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node does not accept init requests");
-      // 1. The init secret, before anything else; a failure says nothing and logs nothing but the fact.
-      await deps.initSecret.check(req.initSecret);
-      // 2. Everything that can be refused is checked before the lock (no half-initialized node).
-      const components = parseComponentList(req.kubernetesComponents);
-      const ip = nodeIp();
-      const controlPlaneEndpoint = req.controlPlaneEndpoint ?? `${ip}:${API_SERVER_PORT}`;
-      const initConfig = generateInitConfig({
-        nodeName: deps.identity.name,
-        nodeIp: ip,
-        kubernetesVersion: req.kubernetesVersion,
-        clusterName: req.clusterName,
-        controlPlaneEndpoint,
-        serviceSubnet: req.serviceCidr,
-        ...(req.podCidr ? { podSubnet: req.podCidr } : {}),
-        apiServerCertSans: req.apiServerCertSans,
-        initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
-      });
-      const master = req.masterSecret;
-      let clusterId: Uint8Array;
-      const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
       try {
-        clusterId = await deriveClusterId(ms, req.measurementSalt);
+        return await initFlow(req);
       } finally {
-        wipe(ms);
-      }
-      // 3. The lock, and PCR 15, exactly once.
-      if (!(await activate("init", clusterId)))
-        throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "The node is already being activated", {
-          actual: `activated by ${deps.lock.holder ?? "another flow"}`,
-        });
-      status("initializing");
-      try {
-        const diskKey = await deriveKey({
-          secret: master.key,
-          salt: master.salt,
-          purpose: "diskKey",
-          id: uuid,
-        });
-        try {
-          await deps.disk.activate(diskKey, {
-            measurementSalt: req.measurementSalt,
-            role: deps.identity.role,
-          });
-        } finally {
-          wipe(diskKey);
-        }
-        const pki = await generateClusterPki();
-        await writeControlPlaneFiles(deps.pkiDir, clusterPkiFiles(pki));
-        await writeKubeletCredentials(pki.ca);
-        const installed = await deps.installer.install(components);
-        const kubeadm = await deps.installer.runKubeadmInit(initConfig);
-        const kubeconfig = await createAdminKubeconfig({
-          ca: pki.ca,
-          clusterName: req.clusterName,
-          server: `https://${controlPlaneEndpoint}`,
-          now: deps.now(),
-        });
-        await writeAtomic(files.adminConf, kubeconfig, 0o600);
-        await writeNodeState(clusterId, req.measurementSalt);
-        const performed = installed.performed && kubeadm.performed;
-        const note = installed.note ?? kubeadm.note;
-        status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
-        resolveActivated({ by: "init", clusterId });
-        return {
-          clusterId: toHex(clusterId),
-          kubeconfig,
-          kubernetes: { performed, ...(note ? { note } : {}) },
-        };
-      } catch (err) {
-        return fail("INIT_FAILED", "init", err);
-      } finally {
-        wipe(master.key);
+        // The master key is needed during init only; whatever happened, this copy goes.
+        wipe(req.masterSecret.key);
       }
     },
 
