@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAsterismError } from "@asterism/errors";
+import { createBootstrapTokenSecret, generateBootstrapToken } from "@asterism/kubeadm";
 import {
   LifecycleError,
   localImage,
@@ -13,10 +14,12 @@ import {
   openClusterState,
   parseComponentsObject,
   parseJoinConfigObject,
+  readKubeconfig,
   STATE_OBJECTS,
   writeJoinConfig,
 } from "@asterism/lifecycle";
 import { stringify } from "yaml";
+import { createKubeTokenPublisher } from "../../apps/join-service/src/tokens.ts";
 import {
   createTestPki,
   startTestApiServer,
@@ -106,6 +109,25 @@ describe("cluster state through a kubeconfig", () => {
       code = isAsterismError(e) ? e.code : undefined;
     }
     expect(code).toBe("ALREADY_EXISTS");
+  });
+
+  test("the JoinService's bootstrap token is a typed kube-system Secret, as kubeadm writes it", async () => {
+    const ns = await fetch(`${api.url}/api/v1/namespaces`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-system" } }),
+      tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey },
+    } as RequestInit);
+    expect([201, 409]).toContain(ns.status);
+    const token = generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n)));
+    const publisher = createKubeTokenPublisher(readKubeconfig(kubeconfig, "kube-system"));
+    await publisher.publish(createBootstrapTokenSecret({ token, now: new Date() }));
+    const res = await fetch(`${api.url}/api/v1/namespaces/kube-system/secrets/bootstrap-token-${token.id}`, {
+      tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey },
+    } as RequestInit);
+    const secret = (await res.json()) as { type: string; data: Record<string, string> };
+    expect(secret.type).toBe("bootstrap.kubernetes.io/token");
+    expect(Buffer.from(secret.data["token-id"] as string, "base64").toString()).toBe(token.id);
   });
 
   test.each([
