@@ -27,12 +27,6 @@ const cli = join(dist, "asterism");
 const BINARIES = ["asterism", "bootstrapper", "join-service", "verification-service", "kms"];
 const ws = mkdtempSync(join(tmpdir(), "asterism-e2e-"));
 
-/** The bootstrapper service lands with the node-lifecycle work; until then the cluster part cannot run. */
-const lifecycleReady = !readFileSync(
-  join(repoRoot, "apps", "bootstrapper", "src", "main.ts"),
-  "utf8",
-).includes("not implemented yet");
-
 interface Run {
   code: number;
   out: string;
@@ -160,7 +154,7 @@ describe("compiled asterism", () => {
   });
 });
 
-describe.skipIf(!lifecycleReady)("local cluster end to end (compiled binaries)", () => {
+describe("local cluster end to end (compiled binaries)", () => {
   let worker = "";
 
   test("config generate → mini up: every node verified in well under a minute", async () => {

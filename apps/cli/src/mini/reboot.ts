@@ -72,7 +72,12 @@ export async function rebootNode(
   const bs = startBootstrapper(node, nodeEnv);
   const save = (processes: typeof rec.processes, endpoints = rec.endpoints) => {
     const nodes = mini.nodes.map((n) => (n.name === name ? { ...n, processes, endpoints } : n));
-    writeState(ws.state, { ...state, mini: { ...mini, nodes } });
+    const verifyEndpoints = nodes.flatMap((n) => (n.endpoints["verify"] ? [n.endpoints["verify"]] : []));
+    writeState(ws.state, {
+      ...state,
+      infrastructure: { ...state.infrastructure, verifyEndpoints },
+      mini: { ...mini, nodes },
+    });
   };
   save([{ ...swtpm }, { ...bs }]);
   await waitIdentityMeasured(node, bs, MINI_TIMEOUTS.serviceStartMs);
