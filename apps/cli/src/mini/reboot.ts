@@ -14,14 +14,19 @@ import { defaultBinDir, ensureBinaries } from "./binaries.ts";
 import { MiniError } from "./errors.ts";
 import {
   type BootedNode,
+  bootstrapperEndpoints,
   measureBoot,
   type NodeEnvironment,
   startBootstrapper,
   startVerificationService,
   waitIdentityMeasured,
 } from "./node.ts";
+import { waitFor } from "./ports.ts";
 import { isRunning, stopDaemon } from "./processes.ts";
 import { MINI_TIMEOUTS } from "./up.ts";
+
+/** How long a rebooted control plane may take to announce its recovery endpoint. */
+const RECOVERY_WAIT_MS = 3000;
 
 /** Reboot one node; returns its new VerificationService URL. */
 export async function rebootNode(
@@ -81,7 +86,18 @@ export async function rebootNode(
   };
   save([{ ...swtpm }, { ...bs }]);
   await waitIdentityMeasured(node, bs, MINI_TIMEOUTS.serviceStartMs);
+  // A rebooted control plane serves recovery while it waits to rejoin (`asterism recover` finds it here).
+  const announced =
+    node.role === "control-plane"
+      ? ((await waitFor(() => bootstrapperEndpoints(node)["recovery"], { timeoutMs: RECOVERY_WAIT_MS })) ??
+        undefined)
+      : undefined;
+  const { recovery: _stale, ...kept } = rec.endpoints;
   const vs = await startVerificationService(node, nodeEnv, MINI_TIMEOUTS.serviceStartMs);
-  save([{ ...swtpm }, { ...bs }, { ...vs.record }], { ...rec.endpoints, verify: vs.url });
+  save([{ ...swtpm }, { ...bs }, { ...vs.record }], {
+    ...kept,
+    verify: vs.url,
+    ...(announced ? { recovery: announced } : {}),
+  });
   return { verifyUrl: vs.url };
 }
