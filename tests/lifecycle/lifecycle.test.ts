@@ -92,16 +92,28 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 const metadata = () => createMetadataClient({ url: md.url });
 
+/** Boot (or reboot) a node; the simulated firmware's event log goes where its bootstrapper reads it. */
+async function bootNode(n: TestNode, image = IMAGE): Promise<void> {
+  writeFileSync(join(dir, `${n.name}-firmware.bin`), await bootLocalNode(n.swtpm, image));
+}
+
 async function addNode(name: string, role: TestNode["role"], image = IMAGE): Promise<TestNode> {
   const n = await createTestNode(dir, name, role);
   nodes[name] = n;
-  await bootLocalNode(n.swtpm, image);
+  await bootNode(n, image);
   await metadata().putInstance(TOKEN, name, { role, ips: ["127.0.0.1"] });
   return n;
 }
 
 function startBootstrapper(n: TestNode, extra: Record<string, string> = {}): Proc {
-  const p = startApp(`boot-${n.name}`, "bootstrapper", bootstrapperEnv(n, md.url, extra));
+  const p = startApp(
+    `boot-${n.name}`,
+    "bootstrapper",
+    bootstrapperEnv(n, md.url, {
+      ASTERISM_FIRMWARE_EVENT_LOG: join(dir, `${n.name}-firmware.bin`),
+      ...extra,
+    }),
+  );
   boot[n.name] = p;
   return p;
 }
@@ -140,7 +152,9 @@ describe("init", () => {
       endpoints: { init: initUrl },
     });
     await boot["worker-0"]!.waitFor((l) => l["msg"] === "join.retry");
-    expect(statusOf(nodes["worker-0"]!)?.["phase"]).toBe("waiting");
+    await until("worker-0 waiting", () =>
+      statusOf(nodes["worker-0"]!)?.["phase"] === "waiting" ? true : undefined,
+    );
   }, 30_000);
 
   test("a wrong init secret is refused with a bare code, nothing else, and the node stays usable", async () => {
@@ -482,7 +496,7 @@ describe("refusals", () => {
 describe("rejoin", () => {
   test("a rebooted worker gets its own disk key back and re-extends PCR 15", async () => {
     const n = nodes["worker-1"]!;
-    await bootLocalNode(n.swtpm, IMAGE); // reboot: PCRs reset
+    await bootNode(n); // reboot: PCRs reset
     const p = startBootstrapper(n);
     expect(await p.exitCode(30_000)).toBe(0);
     expect(statusOf(n)).toMatchObject({ phase: "done", activatedBy: "rejoin", clusterId: toHex(clusterId) });
@@ -516,6 +530,8 @@ describe("verify from outside", () => {
       );
       const { claims } = await verifyNode({ url: verifiers[name]!, policy: POLICY, clusterId });
       expect(claims.measurements[15]).toBe(expectedPcr15(clusterId));
+      // One log explains the simulated firmware's PCRs and the identity event.
+      expect(claims.details["eventLogVerified"]).toBe(true);
     }
   }, 30_000);
 
@@ -539,7 +555,7 @@ describe("recovery", () => {
     await joinService.exitCode();
     await kms.exitCode();
     for (const p of ["verify-cp-0"]) startedByName(p)?.kill("SIGTERM");
-    await bootLocalNode(cp.swtpm, IMAGE); // the control plane reboots
+    await bootNode(cp); // the control plane reboots
     const p = startBootstrapper(cp);
     const recoveryUrl = await endpointOf(cp.endpointsFile, "recovery");
     await p.waitFor((l) => l["msg"] === "rejoin.retry"); // no JoinService answers

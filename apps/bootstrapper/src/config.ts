@@ -58,6 +58,7 @@ export const ConfigSchema = v.object({
   ASTERISM_STATE_DISK: path,
   ASTERISM_RUN_DIR: path,
   ASTERISM_PKI_DIR: v.optional(path),
+  ASTERISM_FIRMWARE_EVENT_LOG: v.optional(path),
   ASTERISM_INIT_LISTEN: listen("127.0.0.1:9000"),
   ASTERISM_RECOVERY_LISTEN: listen("127.0.0.1:9999"),
   ASTERISM_HTTP_LISTEN: optionalListen,

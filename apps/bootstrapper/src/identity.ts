@@ -36,9 +36,10 @@ export async function ensureIdentity(
   identity: NodeIdentity,
   pcr16: Uint8Array,
   eventLogPath: string,
+  firmwareLog?: Uint8Array,
 ): Promise<Uint8Array> {
   if (isAllZero(pcr16)) {
-    const log = await measureNodeIdentity(tpm, identity);
+    const log = await measureNodeIdentity(tpm, identity, firmwareLog);
     await writeAtomic(eventLogPath, log, 0o644);
     return log;
   }

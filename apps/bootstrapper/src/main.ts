@@ -8,7 +8,7 @@
  *     initialized disk: rejoin client ∥ recovery server (control planes)
  *   → activated (PCR 15 = cluster ID) → exit 0.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AtlsServer, serveAttested } from "@asterism/atls";
 import { isAllZero, toHex } from "@asterism/bytes";
@@ -38,6 +38,9 @@ import { ensureIdentity, readLifecyclePcrs } from "./identity.ts";
 import { createNode } from "./node.ts";
 import { runFiles, type Status, writeAtomic } from "./node-files.ts";
 import { createStateDisk } from "./state-disk.ts";
+
+/** Where a Linux VM exposes the firmware's TCG event log. */
+const SECURITYFS_EVENT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
 
 const info = {
   name: "bootstrapper",
@@ -136,9 +139,14 @@ try {
       logger.log("warn", "bootstrapper.metadata_retry", { attempt, error: describeError(err) }),
   });
   const identity: NodeIdentity = { name: self.name, role: self.role, ips: self.ips };
+  const firmwareLogPath =
+    config.ASTERISM_FIRMWARE_EVENT_LOG ??
+    (existsSync(SECURITYFS_EVENT_LOG) ? SECURITYFS_EVENT_LOG : undefined);
+  const firmwareLog =
+    firmwareLogPath === undefined ? undefined : new Uint8Array(readFileSync(firmwareLogPath));
   let eventLog: Uint8Array;
   try {
-    eventLog = await ensureIdentity(tpm, identity, pcr16, files.eventLog);
+    eventLog = await ensureIdentity(tpm, identity, pcr16, files.eventLog, firmwareLog);
   } catch (err) {
     await fatal("IDENTITY_UNPROVABLE", err);
     throw err;
