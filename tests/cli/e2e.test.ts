@@ -186,9 +186,14 @@ describe("local cluster end to end (compiled binaries)", () => {
   test("verify: every node valid", async () => {
     const v = await asterism("verify", "--json");
     expect(v.code).toBe(0);
-    const out = JSON.parse(v.out) as { valid: boolean; nodes: { valid: boolean }[] };
+    const out = JSON.parse(v.out) as {
+      valid: boolean;
+      nodes: { valid: boolean; eventLogVerified: boolean }[];
+    };
     expect(out.valid).toBe(true);
     expect(out.nodes.map((n) => n.valid)).toEqual([true, true]);
+    // Each document carries the simulated firmware's event log (plus the identity event) and it replays.
+    expect(out.nodes.map((n) => n.eventLogVerified)).toEqual([true, true]);
   }, 30_000);
 
   test("tamper the worker's kernel, reboot it: verify fails naming PCR 4", async () => {
