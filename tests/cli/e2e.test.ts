@@ -213,6 +213,24 @@ describe("local cluster end to end (compiled binaries)", () => {
     expect(j.nodes.find((n) => n.name !== worker)?.valid).toBe(true);
   }, 60_000);
 
+  test("full control-plane outage (JoinService gone, control plane rebooted): recover over aTLS", async () => {
+    const js = recordedProcesses().find((p) => p.name === "join-service");
+    expect(js && alive(js)).toBe(true);
+    process.kill((js as { pid: number }).pid, "SIGTERM");
+    for (let i = 0; i < 100 && js && alive(js); i++) await Bun.sleep(20);
+    const cp = "mini-control-plane-0";
+    expect((await asterism("mini", "reboot", cp)).code).toBe(0);
+    everRecorded = [...everRecorded, ...recordedProcesses()];
+    const r = await asterism("recover", "--json");
+    expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: expect.any(String) });
+    const rec = JSON.parse(r.out) as { recovered: { clusterId: string; matchesState: boolean }[] };
+    expect(rec.recovered.map((x) => x.matchesState)).toEqual([true]);
+    const v = JSON.parse((await asterism("verify", "--json")).out) as {
+      nodes: { name: string; valid: boolean }[];
+    };
+    expect(v.nodes.find((n) => n.name === cp)?.valid).toBe(true);
+  }, 60_000);
+
   test("mini down: nothing left running", async () => {
     const before = recordedProcesses();
     expect(before.length).toBeGreaterThan(4);

@@ -92,7 +92,8 @@ export async function rebootNode(
       ? ((await waitFor(() => bootstrapperEndpoints(node)["recovery"], { timeoutMs: RECOVERY_WAIT_MS })) ??
         undefined)
       : undefined;
-  const { recovery: _stale, ...kept } = rec.endpoints;
+  // The previous boot's init and recovery listeners are gone; keep only what this boot announced.
+  const { recovery: _oldRecovery, init: _oldInit, ...kept } = rec.endpoints;
   const vs = await startVerificationService(node, nodeEnv, MINI_TIMEOUTS.serviceStartMs);
   save([{ ...swtpm }, { ...bs }, { ...vs.record }], {
     ...kept,
