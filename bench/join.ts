@@ -339,7 +339,7 @@ const header = [
   "case",
   "nodes",
   "ok",
-  "busy retries",
+  "retries (busy)",
   "joins/s",
   "p50 ms",
   "p99 ms",

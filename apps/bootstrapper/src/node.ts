@@ -106,13 +106,18 @@ export function createNode(deps: NodeDeps) {
       0o644,
     );
 
+  /**
+   * A failure after the lock: the node must reboot. After init or join the disk holds nothing yet, so it is
+   * marked uninitialized and the next boot formats it (Constellation's reset); after rejoin or recovery it
+   * holds the node's data and is left alone.
+   */
   const fail = async (
-    code: "INIT_FAILED" | "RECOVERY_FAILED",
+    code: "INIT_FAILED" | "JOIN_FAILED" | "RECOVERY_FAILED",
     what: string,
     err: unknown,
   ): Promise<never> => {
     log.log("error", `node.${what}_failed`, { error: describeError(err) });
-    await deps.disk.markUninitialized().catch(() => undefined);
+    if (code !== "RECOVERY_FAILED") await deps.disk.markUninitialized().catch(() => undefined);
     status("failed", { error: code });
     const e = new BootstrapperError(code, `The node could not complete ${what}; reboot it`);
     rejectActivated(e);
@@ -147,6 +152,85 @@ export function createNode(deps: NodeDeps) {
     await writeAtomic(join(deps.pkiDir, "kubelet.key"), keyPem, 0o600);
   }
 
+  /** Init (reference §2.2), with Constellation's holes closed; throws coded errors for the app. */
+  async function initFlow(
+    req: InitRequest,
+  ): Promise<{ clusterId: string; kubeconfig: string; kubernetes: { performed: boolean; note?: string } }> {
+    if (deps.initSecret === undefined)
+      throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node does not accept init requests");
+    // 1. The init secret, before anything else; a failure says nothing and logs nothing but the fact.
+    await deps.initSecret.check(req.initSecret);
+    // 2. Everything that can be refused is checked before the lock (no half-initialized node).
+    const components = parseComponentList(req.kubernetesComponents);
+    const ip = nodeIp();
+    const controlPlaneEndpoint = req.controlPlaneEndpoint ?? `${ip}:${API_SERVER_PORT}`;
+    const initConfig = generateInitConfig({
+      nodeName: deps.identity.name,
+      nodeIp: ip,
+      kubernetesVersion: req.kubernetesVersion,
+      clusterName: req.clusterName,
+      controlPlaneEndpoint,
+      serviceSubnet: req.serviceCidr,
+      ...(req.podCidr ? { podSubnet: req.podCidr } : {}),
+      apiServerCertSans: req.apiServerCertSans,
+      initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
+    });
+    const master = req.masterSecret;
+    let clusterId: Uint8Array;
+    const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
+    try {
+      clusterId = await deriveClusterId(ms, req.measurementSalt);
+    } finally {
+      wipe(ms);
+    }
+    // 3. The lock, and PCR 15, exactly once.
+    if (!(await activate("init", clusterId)))
+      throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "The node is already being activated", {
+        actual: `activated by ${deps.lock.holder ?? "another flow"}`,
+      });
+    status("initializing");
+    try {
+      const diskKey = await deriveKey({
+        secret: master.key,
+        salt: master.salt,
+        purpose: "diskKey",
+        id: uuid,
+      });
+      try {
+        await deps.disk.activate(diskKey, {
+          measurementSalt: req.measurementSalt,
+          role: deps.identity.role,
+        });
+      } finally {
+        wipe(diskKey);
+      }
+      const pki = await generateClusterPki();
+      await writeControlPlaneFiles(deps.pkiDir, clusterPkiFiles(pki));
+      await writeKubeletCredentials(pki.ca);
+      const installed = await deps.installer.install(components);
+      const kubeadm = await deps.installer.runKubeadmInit(initConfig);
+      const kubeconfig = await createAdminKubeconfig({
+        ca: pki.ca,
+        clusterName: req.clusterName,
+        server: `https://${controlPlaneEndpoint}`,
+        now: deps.now(),
+      });
+      await writeAtomic(files.adminConf, kubeconfig, 0o600);
+      await writeNodeState(clusterId, req.measurementSalt);
+      const performed = installed.performed && kubeadm.performed;
+      const note = installed.note ?? kubeadm.note;
+      status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
+      resolveActivated({ by: "init", clusterId });
+      return {
+        clusterId: toHex(clusterId),
+        kubeconfig,
+        kubernetes: { performed, ...(note ? { note } : {}) },
+      };
+    } catch (err) {
+      return fail("INIT_FAILED", "init", err);
+    }
+  }
+
   return {
     activated,
     phase: () => phase,
@@ -157,80 +241,11 @@ export function createNode(deps: NodeDeps) {
     async init(
       req: InitRequest,
     ): Promise<{ clusterId: string; kubeconfig: string; kubernetes: { performed: boolean; note?: string } }> {
-      if (deps.initSecret === undefined)
-        throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node does not accept init requests");
-      // 1. The init secret, before anything else; a failure says nothing and logs nothing but the fact.
-      await deps.initSecret.check(req.initSecret);
-      // 2. Everything that can be refused is checked before the lock (no half-initialized node).
-      const components = parseComponentList(req.kubernetesComponents);
-      const ip = nodeIp();
-      const controlPlaneEndpoint = req.controlPlaneEndpoint ?? `${ip}:${API_SERVER_PORT}`;
-      const initConfig = generateInitConfig({
-        nodeName: deps.identity.name,
-        nodeIp: ip,
-        kubernetesVersion: req.kubernetesVersion,
-        clusterName: req.clusterName,
-        controlPlaneEndpoint,
-        serviceSubnet: req.serviceCidr,
-        ...(req.podCidr ? { podSubnet: req.podCidr } : {}),
-        apiServerCertSans: req.apiServerCertSans,
-        initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
-      });
-      const master = req.masterSecret;
-      let clusterId: Uint8Array;
-      const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
       try {
-        clusterId = await deriveClusterId(ms, req.measurementSalt);
+        return await initFlow(req);
       } finally {
-        wipe(ms);
-      }
-      // 3. The lock, and PCR 15, exactly once.
-      if (!(await activate("init", clusterId)))
-        throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "The node is already being activated", {
-          actual: `activated by ${deps.lock.holder ?? "another flow"}`,
-        });
-      status("initializing");
-      try {
-        const diskKey = await deriveKey({
-          secret: master.key,
-          salt: master.salt,
-          purpose: "diskKey",
-          id: uuid,
-        });
-        try {
-          await deps.disk.activate(diskKey, {
-            measurementSalt: req.measurementSalt,
-            role: deps.identity.role,
-          });
-        } finally {
-          wipe(diskKey);
-        }
-        const pki = await generateClusterPki();
-        await writeControlPlaneFiles(deps.pkiDir, clusterPkiFiles(pki));
-        await writeKubeletCredentials(pki.ca);
-        const installed = await deps.installer.install(components);
-        const kubeadm = await deps.installer.runKubeadmInit(initConfig);
-        const kubeconfig = await createAdminKubeconfig({
-          ca: pki.ca,
-          clusterName: req.clusterName,
-          server: `https://${controlPlaneEndpoint}`,
-          now: deps.now(),
-        });
-        await writeAtomic(files.adminConf, kubeconfig, 0o600);
-        await writeNodeState(clusterId, req.measurementSalt);
-        const performed = installed.performed && kubeadm.performed;
-        const note = installed.note ?? kubeadm.note;
-        status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
-        resolveActivated({ by: "init", clusterId });
-        return {
-          clusterId: toHex(clusterId),
-          kubeconfig,
-          kubernetes: { performed, ...(note ? { note } : {}) },
-        };
-      } catch (err) {
-        return fail("INIT_FAILED", "init", err);
-      } finally {
-        wipe(master.key);
+        // The master key is needed during init only; whatever happened, this copy goes.
+        wipe(req.masterSecret.key);
       }
     },
 
@@ -318,7 +333,7 @@ export function createNode(deps: NodeDeps) {
         status("done", { clusterId: toHex(clusterId), activatedBy: "join" });
         resolveActivated({ by: "join", clusterId });
       } catch (err) {
-        await fail("INIT_FAILED", "join", err).catch(() => undefined);
+        await fail("JOIN_FAILED", "join", err).catch(() => undefined);
       } finally {
         wipe(ticket.diskKey);
       }
@@ -340,9 +355,9 @@ export function createNode(deps: NodeDeps) {
                 const t = await requestRejoinTicket({ endpoint, issuer: deps.issuer, diskUuid: uuid });
                 if (!(await deps.disk.testKey(t.diskKey))) {
                   wipe(t.diskKey);
-                  throw new BootstrapperError(
-                    "MASTER_SECRET_WRONG",
-                    "The rejoin ticket's key does not open the disk",
+                  throw new LifecycleError(
+                    "INVALID_RESPONSE",
+                    "The rejoin ticket's key does not open this disk",
                   );
                 }
                 return t;
