@@ -32,6 +32,7 @@ import { getRequestListener } from "@hono/node-server";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { Hono } from "hono";
+import { emit, figure } from "./harness.ts";
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const seconds = Number(arg("seconds") ?? 2);
@@ -244,9 +245,19 @@ for (const [kind, p] of Object.entries(pieces))
   console.log(
     `${kind} per connection (mean): P-256 keygen ${p.keygenMs.toFixed(3)} ms, certificate mint ${p.certMintMs.toFixed(2)} ms, issue ${p.issueMs.toFixed(2)} ms, validate ${p.validateMs.toFixed(2)} ms, document ${p.documentBytes} B`,
   );
-console.log(
-  JSON.stringify({
-    bench: "atls",
+emit(
+  "atls",
+  rows.slice(1).flatMap((r) => [
+    figure(`${r.name} (${r.evidence} evidence)`, r.perSecond, "connections+GET/s", "higher", {
+      name: base.name,
+      value: base.perSecond,
+    }),
+    figure(`${r.name} (${r.evidence} evidence) p50`, r.p50Ms, "ms", "lower", {
+      name: `${base.name} p50`,
+      value: base.p50Ms,
+    }),
+  ]),
+  {
     seconds,
     results: rows.map((r) => ({
       ...r,
@@ -254,6 +265,6 @@ console.log(
       ratioRate: r.perSecond / base.perSecond,
     })),
     pieces,
-  }),
+  },
 );
 process.exit(0);

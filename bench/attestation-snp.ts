@@ -16,6 +16,7 @@ import {
   validateSnpReport,
 } from "@asterism/sev-snp";
 import { readTestdata } from "@asterism/testing";
+import { emit, figure, interleave, type Measured, machineLine, printTable } from "./harness.ts";
 
 const totalSeconds = Number(process.argv[2] ?? "12");
 const ROUNDS = 8;
@@ -55,53 +56,26 @@ const cases = {
     if (!validateSnpReport(v, policy).valid) throw new Error("policy");
   },
 };
-type Name = keyof typeof cases;
-
-// Warm up: JIT, key import, chain cache.
-for (const f of Object.values(cases)) for (let i = 0; i < 200; i++) await f();
-
-const ops: Record<string, number> = {};
-const time: Record<string, number> = {};
-const slice = (totalSeconds * 1000) / ROUNDS / Object.keys(cases).length;
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, f] of Object.entries(cases)) {
-    const t0 = performance.now();
-    let n = 0;
-    while (performance.now() - t0 < slice) {
-      for (let i = 0; i < 20; i++) await f();
-      n += 20;
-    }
-    ops[name] = (ops[name] ?? 0) + n;
-    time[name] = (time[name] ?? 0) + (performance.now() - t0);
-  }
-}
-
-const rate = (n: Name) => ((ops[n] ?? 0) * 1000) / (time[n] ?? 1);
-const baseline = rate("raw ECDSA P-384 verify (WebCrypto)");
-const rows = (Object.keys(cases) as Name[]).map((name) => ({
-  name,
-  opsPerSec: Math.round(rate(name)),
-  usPerOp: Number((1e6 / rate(name)).toFixed(1)),
-  ratio: Number((rate(name) / baseline).toFixed(3)),
+const results = await interleave(cases, { seconds: totalSeconds, rounds: ROUNDS, warmup: 200 });
+const byName = (n: keyof typeof cases) => results.find((r) => r.name === n) as Measured;
+const raw = byName("raw ECDSA P-384 verify (WebCrypto)");
+const base = { name: raw.name, value: raw.opsPerSec };
+const figures = results
+  .filter((r) => r !== raw)
+  .map((r) => figure(r.name, r.opsPerSec, "verifications/s", "higher", base));
+const rows = results.map((r) => ({
+  name: r.name,
+  opsPerSec: Math.round(r.opsPerSec),
+  usPerOp: Number((1e6 / r.opsPerSec).toFixed(1)),
+  p99Us: Number((r.p99Ms * 1000).toFixed(1)),
+  ratio: Number((r.opsPerSec / raw.opsPerSec).toFixed(3)),
 }));
 
-console.log(
-  `\nSEV-SNP verification throughput (Bun ${Bun.version}, ${ROUNDS} interleaved rounds, ${totalSeconds}s)\n`,
+printTable(
+  `SEV-SNP verification throughput (${machineLine()}, ${ROUNDS} interleaved rounds, ${totalSeconds}s)`,
+  ["case", "ops/s", "µs/op", "p99 µs", "vs raw"],
+  rows.map((r) => [r.name, String(r.opsPerSec), String(r.usPerOp), String(r.p99Us), r.ratio.toFixed(3)]),
 );
-console.log(`${"case".padEnd(38)} ${"ops/s".padStart(9)} ${"µs/op".padStart(9)} ${"vs raw".padStart(8)}`);
-for (const r of rows)
-  console.log(
-    `${r.name.padEnd(38)} ${String(r.opsPerSec).padStart(9)} ${String(r.usPerOp).padStart(9)} ${r.ratio.toFixed(3).padStart(8)}`,
-  );
 const ratio = rows.find((r) => r.name === "SNP report verify (chain cached)")?.ratio ?? 0;
 console.log(`\ngoal: verify/raw ≥ 0.8 → ${ratio >= 0.8 ? "met" : "NOT met"} (${ratio.toFixed(3)})\n`);
-console.log(
-  JSON.stringify({
-    bench: "attestation-snp",
-    bun: Bun.version,
-    seconds: totalSeconds,
-    goalRatio: 0.8,
-    ratio,
-    rows,
-  }),
-);
+emit("attestation-snp", figures, { seconds: totalSeconds, goalRatio: 0.8, ratio, rows });

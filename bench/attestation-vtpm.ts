@@ -29,6 +29,7 @@ import {
   TPMT_SIGNATURE,
   tpmPublicToCryptoKey,
 } from "@asterism/tpm";
+import { emit, figure, interleave, type Measured, machineLine, printTable } from "./harness.ts";
 
 const totalSeconds = Number(process.argv[2] ?? "12");
 const ROUNDS = 8;
@@ -84,51 +85,25 @@ try {
       await validateDocument(doc, { policy, nonce });
     },
   };
-  type Name = keyof typeof cases;
-
-  for (const f of Object.values(cases)) for (let i = 0; i < 100; i++) await f();
-
-  const ops: Record<string, number> = {};
-  const time: Record<string, number> = {};
-  const slice = (totalSeconds * 1000) / ROUNDS / Object.keys(cases).length;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, f] of Object.entries(cases)) {
-      const t0 = performance.now();
-      let n = 0;
-      while (performance.now() - t0 < slice) {
-        for (let i = 0; i < 10; i++) await f();
-        n += 10;
-      }
-      ops[name] = (ops[name] ?? 0) + n;
-      time[name] = (time[name] ?? 0) + (performance.now() - t0);
-    }
-  }
-
-  const rate = (n: Name) => ((ops[n] ?? 0) * 1000) / (time[n] ?? 1);
-  const baseline = rate("raw quote signature verify (WebCrypto)");
-  const rows = (Object.keys(cases) as Name[]).map((name) => ({
-    name,
-    opsPerSec: Math.round(rate(name)),
-    usPerOp: Number((1e6 / rate(name)).toFixed(1)),
-    ratio: Number((rate(name) / baseline).toFixed(3)),
+  const results = await interleave(cases, { seconds: totalSeconds, rounds: ROUNDS, warmup: 100 });
+  const raw = results.find((r) => r.name === "raw quote signature verify (WebCrypto)") as Measured;
+  const base = { name: raw.name, value: raw.opsPerSec };
+  const figures = results
+    .filter((r) => r !== raw)
+    .map((r) => figure(r.name, r.opsPerSec, "validations/s", "higher", base));
+  const rows = results.map((r) => ({
+    name: r.name,
+    opsPerSec: Math.round(r.opsPerSec),
+    usPerOp: Number((1e6 / r.opsPerSec).toFixed(1)),
+    p99Us: Number((r.p99Ms * 1000).toFixed(1)),
+    ratio: Number((r.opsPerSec / raw.opsPerSec).toFixed(3)),
   }));
-  console.log(
-    `\nvTPM document validation throughput (Bun ${Bun.version}, ${ROUNDS} interleaved rounds, ${totalSeconds}s, document ${doc.length} bytes)\n`,
+  printTable(
+    `vTPM document validation throughput (${machineLine()}, ${ROUNDS} interleaved rounds, ${totalSeconds}s, document ${doc.length} bytes)`,
+    ["case", "ops/s", "µs/op", "p99 µs", "vs raw"],
+    rows.map((r) => [r.name, String(r.opsPerSec), String(r.usPerOp), String(r.p99Us), r.ratio.toFixed(3)]),
   );
-  console.log(`${"case".padEnd(42)} ${"ops/s".padStart(9)} ${"µs/op".padStart(9)} ${"vs raw".padStart(8)}`);
-  for (const r of rows)
-    console.log(
-      `${r.name.padEnd(42)} ${String(r.opsPerSec).padStart(9)} ${String(r.usPerOp).padStart(9)} ${r.ratio.toFixed(3).padStart(8)}`,
-    );
-  console.log(
-    JSON.stringify({
-      bench: "attestation-vtpm",
-      bun: Bun.version,
-      seconds: totalSeconds,
-      documentBytes: doc.length,
-      rows,
-    }),
-  );
+  emit("attestation-vtpm", figures, { seconds: totalSeconds, documentBytes: doc.length, rows });
 } finally {
   await sw?.stop();
 }

@@ -2,33 +2,18 @@
  * Kubelet certificate issuance throughput: the JoinService's per-join PKI work (parse + verify CSR, validate
  * against the attested identity, sign) and the whole Kubernetes part of a ticket (plus bootstrap token,
  * Secret validation and CA pin), against the cryptographic floor measured in the same run: one raw WebCrypto
- * ECDSA P-256 verify + one sign. Bounded: ~2 s per case.
+ * ECDSA P-256 verify + one sign. Bounded: ~2 s per case (`--seconds=N` or BENCH_SECONDS).
  *
  * Run: bun bench/kubelet-cert.ts
  */
 import "reflect-metadata";
 import { generateClusterPki, issueKubeletCertificate, issueKubernetesJoinMaterial } from "@asterism/kubeadm";
 import * as x509 from "@peculiar/x509";
+import { arg, emit, figure, type Measured, machineLine, printTable, sequential } from "./harness.ts";
 
-const CASE_MS = 2000;
-
-async function measure(
-  name: string,
-  fn: () => Promise<unknown>,
-): Promise<{ name: string; perSec: number; p50: number; p99: number }> {
-  for (let i = 0; i < 20; i++) await fn(); // warm-up
-  const times: number[] = [];
-  const end = performance.now() + CASE_MS;
-  while (performance.now() < end) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const total = times.reduce((a, b) => a + b, 0);
-  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? 0;
-  return { name, perSec: (times.length / total) * 1000, p50: q(0.5), p99: q(0.99) };
-}
+const CASE_SECONDS = Number(arg("seconds", "2", "BENCH_SECONDS"));
+const measure = (name: string, fn: () => Promise<unknown>) =>
+  sequential(name, fn, { seconds: CASE_SECONDS, warmup: 20 });
 
 const pki = await generateClusterPki({ serviceAccountAlgorithm: "ECDSA-P256" });
 const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
@@ -66,12 +51,22 @@ const results = [
   ),
 ];
 
-const base = results[0]?.perSec ?? 1;
-console.log("| case | ops/s | p50 ms | p99 ms | × baseline time |");
-console.log("|---|---|---|---|---|");
-for (const r of results) {
-  console.log(
-    `| ${r.name} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${(base / r.perSec).toFixed(2)} |`,
-  );
-}
-console.log(JSON.stringify({ bench: "kubelet-cert", results }));
+const base = results[0] as Measured;
+printTable(
+  `Kubelet certificate issuance (${machineLine()}, sequential, ${CASE_SECONDS} s per case)`,
+  ["case", "ops/s", "p50 ms", "p99 ms", "× baseline time"],
+  results.map((r) => [
+    r.name,
+    r.opsPerSec.toFixed(0),
+    r.p50Ms.toFixed(3),
+    r.p99Ms.toFixed(3),
+    (base.opsPerSec / r.opsPerSec).toFixed(2),
+  ]),
+);
+emit(
+  "kubelet-cert",
+  results
+    .slice(1)
+    .map((r) => figure(r.name, r.opsPerSec, "ops/s", "higher", { name: base.name, value: base.opsPerSec })),
+  { results: results.map((r) => ({ name: r.name, perSec: r.opsPerSec, p50: r.p50Ms, p99: r.p99Ms })) },
+);

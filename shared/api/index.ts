@@ -50,6 +50,8 @@ export {
 } from "./recover.ts";
 export {
   AttestRequestSchema,
+  type BatchedVerifyResponse,
+  BatchedVerifyResponseSchema,
   decodeNonce,
   VERIFY_NONCE_BYTES,
   VERIFY_PURPOSE,

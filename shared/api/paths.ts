@@ -5,6 +5,8 @@ export const API_PATHS = {
   rejoin: "/v1/rejoin",
   recover: "/v1/recover",
   attest: "/v1/attest",
+  /** Batched evidence: one quote for every verifier waiting, each answer with its own inclusion proof. */
+  attestBatch: "/v1/attest/batch",
   status: "/v1/status",
   healthz: "/healthz",
   readyz: "/readyz",

@@ -38,3 +38,36 @@ export function decodeNonce(s: string): Uint8Array | undefined {
   }
   return b.length === VERIFY_NONCE_BYTES ? b : undefined;
 }
+
+/**
+ * `POST /v1/attest/batch` answer: the document (issued for the root of a Merkle tree over the nonces of
+ * every verifier in the batch; @asterism/attestation nonce-tree.ts) and the inclusion proof of this
+ * verifier's nonce. Bounds follow the attestation module's (≤ 1024 leaves, ≤ 10 hashes).
+ */
+export const BatchedVerifyResponseSchema = v.strictObject({
+  data: v.pipe(v.string(), v.minLength(1), v.maxLength(2 * 1024 * 1024)),
+  proof: v.strictObject({
+    index: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1023)),
+    size: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)),
+    path: v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.length(44),
+          v.check((s) => decodesTo32(s), "must be standard base64 of 32 bytes"),
+          v.transform((s) => fromBase64(s)),
+        ),
+      ),
+      v.maxLength(10),
+    ),
+  }),
+});
+export type BatchedVerifyResponse = v.InferOutput<typeof BatchedVerifyResponseSchema>;
+
+function decodesTo32(s: string): boolean {
+  try {
+    return fromBase64(s).length === 32;
+  } catch {
+    return false;
+  }
+}

@@ -49,7 +49,9 @@ export type AttestationVerifyErrorCode =
   /** The AK certificate's key is not the key that signed the quotes. */
   | "AK_MISMATCH"
   /** The event log does not replay to the quoted PCR values. */
-  | "EVENT_LOG_MISMATCH";
+  | "EVENT_LOG_MISMATCH"
+  /** A batch inclusion proof is malformed (index, size, path length or hash size; see nonce-tree.ts). */
+  | "INCLUSION_PROOF_INVALID";
 
 /** Thrown when evidence is not authentic or not bound to the verifier's nonce and user data. */
 export class AttestationVerifyError extends AsterismError<AttestationVerifyErrorCode> {
@@ -71,5 +73,15 @@ export type AttestationPolicyErrorCode =
 
 /** Thrown when authentic evidence does not satisfy the policy. */
 export class AttestationPolicyError extends AsterismError<AttestationPolicyErrorCode> {
+  override readonly domain = "attestation";
+}
+
+/** Why evidence could not be issued (issuer side). */
+export type AttestationIssueErrorCode =
+  /** The batch queue is full: too many verifiers are waiting for the next quote (back-pressure). */
+  "BATCH_QUEUE_FULL";
+
+/** Thrown on the issuing side (a node answering verifiers), never for a verifier's input. */
+export class AttestationIssueError extends AsterismError<AttestationIssueErrorCode> {
   override readonly domain = "attestation";
 }

@@ -13,6 +13,8 @@
  *
  * @module
  */
+
+export { type BatchedValidationOptions, validateBatchedDocument } from "./batched.ts";
 export {
   checkBinding,
   EXTRA_DATA_BYTES,
@@ -33,6 +35,8 @@ export {
   serializeAttestationDocument,
 } from "./document.ts";
 export {
+  AttestationIssueError,
+  type AttestationIssueErrorCode,
   AttestationParseError,
   type AttestationParseErrorCode,
   AttestationPolicyError,
@@ -41,6 +45,23 @@ export {
   type AttestationVerifyErrorCode,
 } from "./errors.ts";
 export type { Issuer, Validator, VerifiedClaims } from "./interfaces.ts";
+export {
+  type BatchedEvidence,
+  createNonceBatcher,
+  type NonceBatcher,
+  type NonceBatcherOptions,
+} from "./nonce-batcher.ts";
+export {
+  BATCH_NONCE_BYTES,
+  buildNonceTree,
+  type InclusionProof,
+  leafHash,
+  MAX_BATCH_SIZE,
+  MAX_PROOF_HASHES,
+  type NonceTree,
+  rootFromProof,
+  verifyInclusion,
+} from "./nonce-tree.ts";
 export {
   type AttestationPolicy,
   AttestationPolicySchema,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+export { type CappedBody, readBodyText } from "./body.ts";
 export { handleServiceFlags, type ServiceInfo } from "./flags.ts";
 export { createEndpointsFile, type ListenAddress, listenerUrl, parseListenAddress } from "./listen.ts";
 export {

@@ -14,6 +14,14 @@ export {
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
+export {
+  applyMutations,
+  type ErrorClass,
+  fuzzTimeout,
+  isLongFuzz,
+  onlyTyped,
+  onlyTypedAsync,
+} from "./fuzz.ts";
 export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
 export {
   createSoftwareAttester,

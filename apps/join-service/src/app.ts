@@ -7,7 +7,7 @@ import {
 } from "@asterism/api";
 import { peerClaims } from "@asterism/atls";
 import { AsterismError, describeError } from "@asterism/errors";
-import type { MetricsRegistry } from "@asterism/service";
+import { type MetricsRegistry, readBodyText } from "@asterism/service";
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { JoinServiceError } from "./errors.ts";
@@ -39,11 +39,13 @@ const FORBIDDEN = new Set([
 const UNAVAILABLE = new Set(["POLICY_NOT_LOADED", "PKI_NOT_LOADED", "KMS_UNAVAILABLE"]);
 
 async function body<T>(c: Context, schema: v.GenericSchema<unknown, T>): Promise<T> {
-  const text = await c.req.text();
-  if (text.length > MAX_REQUEST_BYTES)
+  // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
+  const read = await readBodyText(c.req.raw, MAX_REQUEST_BYTES);
+  if (!read.ok)
     throw new JoinServiceError("INVALID_REQUEST", "Request body too large", {
       expected: `≤ ${MAX_REQUEST_BYTES} bytes`,
     });
+  const text = read.text;
   let json: unknown;
   try {
     json = JSON.parse(text);

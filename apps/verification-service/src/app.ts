@@ -1,8 +1,13 @@
 import { API_PATHS, AttestRequestSchema, decodeNonce, errorBody, VERIFY_USER_DATA } from "@asterism/api";
-import type { Issuer } from "@asterism/attestation";
+import {
+  AttestationIssueError,
+  createNonceBatcher,
+  type Issuer,
+  type NonceBatcher,
+} from "@asterism/attestation";
 import { toBase64 } from "@asterism/bytes";
 import { describeError } from "@asterism/errors";
-import type { Logger, MetricsRegistry } from "@asterism/service";
+import { type Logger, type MetricsRegistry, readBodyText } from "@asterism/service";
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 
@@ -14,6 +19,11 @@ export interface VerificationAppDeps {
   readonly metrics: MetricsRegistry;
   /** True once the TPM answered (the AK exists). */
   readonly ready: () => boolean;
+  /**
+   * Batching for `POST /v1/attest/batch` (one quote for every verifier waiting). Default: a batcher over
+   * `issuer` with its defaults (256 nonces per quote, 8192 waiting at most).
+   */
+  readonly batcher?: NonceBatcher;
 }
 
 /** Request bodies are `{"nonce": "<44 chars>"}`. */
@@ -30,6 +40,8 @@ export const MAX_CONCURRENT_ISSUES = 16;
  * `{"data": "<std base64 attestation document>"}` with userData fixed to SHA-256("VerifyService"), so a
  * document obtained here can never pass as an aTLS or join document (those bind a key hash).
  * The evidence itself is the authentication: plain HTTP is enough, and nothing secret is served.
+ * `POST /v1/attest/batch` answers many verifiers with one quote (a Merkle tree over their nonces; each
+ * answer carries the verifier's inclusion proof).
  */
 export function createApp(deps: VerificationAppDeps): Hono {
   const requests = deps.metrics.counter("asterism_verify_requests_total", "Attestation requests by result");
@@ -65,6 +77,13 @@ export function createApp(deps: VerificationAppDeps): Hono {
     }
   };
 
+  const batcher =
+    deps.batcher ?? createNonceBatcher({ issue: (root) => deps.issuer.issue(VERIFY_USER_DATA, root) });
+  const batched = deps.metrics.counter(
+    "asterism_verify_batched_total",
+    "Batched attestation requests by result",
+  );
+
   app.get(API_PATHS.healthz, (c) => c.json({ status: "ok" }));
   app.get(API_PATHS.readyz, (c) =>
     deps.ready() ? c.json({ status: "ready" }) : c.json({ status: "not ready" }, 503),
@@ -73,8 +92,10 @@ export function createApp(deps: VerificationAppDeps): Hono {
     c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
   app.post(API_PATHS.attest, async (c): Promise<Response> => {
-    const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
+    const read = await readBodyText(c.req.raw, MAX_BODY_BYTES);
+    if (!read.ok) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    const text = read.text;
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -84,6 +105,50 @@ export function createApp(deps: VerificationAppDeps): Hono {
     const body = v.safeParse(AttestRequestSchema, json);
     if (!body.success) return c.json(errorBody("INVALID_REQUEST", 'body must be {"nonce": "<base64>"}'), 400);
     return attest(c, decodeNonce(body.output.nonce));
+  });
+  // Batched evidence (nonce-tree.ts in @asterism/attestation): the document is issued for the root of a
+  // Merkle tree over every nonce waiting for this node's next quote; the answer carries this verifier's
+  // inclusion proof, which it checks with validateBatchedDocument. Same body as /v1/attest.
+  app.post(API_PATHS.attestBatch, async (c): Promise<Response> => {
+    // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
+    const read = await readBodyText(c.req.raw, MAX_BODY_BYTES);
+    if (!read.ok) return c.json(errorBody("NONCE_INVALID", "body too large"), 400);
+    const text = read.text;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return c.json(errorBody("INVALID_REQUEST", "body must be JSON"), 400);
+    }
+    const body = v.safeParse(AttestRequestSchema, json);
+    if (!body.success) return c.json(errorBody("INVALID_REQUEST", 'body must be {"nonce": "<base64>"}'), 400);
+    const nonce = decodeNonce(body.output.nonce);
+    if (nonce === undefined) {
+      batched.inc({ result: "bad_nonce" });
+      return c.json(errorBody("NONCE_INVALID", "nonce must be 32 bytes of base64"), 400);
+    }
+    try {
+      const { document, proof } = await batcher.submit(nonce);
+      batched.inc({ result: "ok" });
+      return c.json(
+        {
+          data: toBase64(document),
+          proof: { index: proof.index, size: proof.size, path: proof.path.map((h) => toBase64(h)) },
+        },
+        200,
+        { "cache-control": "no-store" },
+      );
+    } catch (err) {
+      if (err instanceof AttestationIssueError && err.code === "BATCH_QUEUE_FULL") {
+        batched.inc({ result: "busy" });
+        return c.json(errorBody("BUSY", "too many verifiers are waiting; retry"), 503, {
+          "retry-after": "1",
+        });
+      }
+      batched.inc({ result: "error" });
+      log.log("error", "verify.batch_failed", { error: describeError(err) });
+      return c.json(errorBody("ATTESTATION_FAILED", "could not produce an attestation document"), 500);
+    }
   });
   // Constellation's HTTP API answers any path; the nonce must be there exactly once.
   app.get("*", async (c): Promise<Response> => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, test } from "bun:test";
-import { fuzzRuns } from "@asterism/testing";
+import { fuzzRuns, fuzzTimeout } from "@asterism/testing";
 import fc from "fast-check";
 import { AttestationParseError, AttestationPolicyError, AttestationVerifyError } from "../errors.ts";
 import { parseVtpmEvidence, type VtpmEvidence, vtpmEvidenceToJson } from "./evidence.ts";
@@ -103,21 +103,25 @@ describe("verifyVtpmEvidence on mutated real GCE evidence", () => {
     );
   const n = fuzzRuns(40);
 
-  test("mutated quote, signature, AK, AK certificate or event log only give typed errors", async () => {
-    const q = real.quotes[0];
-    if (!q) throw new Error("no quote");
-    await fc.assert(
-      fc.asyncProperty(
-        fc.oneof(
-          mutate(q.attest).map((attest) => ({ ...real, quotes: [{ ...q, attest }] })),
-          mutate(q.signature).map((signature) => ({ ...real, quotes: [{ ...q, signature }] })),
-          mutate(real.akPublic).map((akPublic) => ({ ...real, akPublic })),
-          mutate(real.akCert as Uint8Array).map((akCert) => ({ ...real, akCert })),
-          mutate(real.eventLog as Uint8Array).map((eventLog) => ({ ...real, eventLog })),
+  test(
+    "mutated quote, signature, AK, AK certificate or event log only give typed errors",
+    async () => {
+      const q = real.quotes[0];
+      if (!q) throw new Error("no quote");
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            mutate(q.attest).map((attest) => ({ ...real, quotes: [{ ...q, attest }] })),
+            mutate(q.signature).map((signature) => ({ ...real, quotes: [{ ...q, signature }] })),
+            mutate(real.akPublic).map((akPublic) => ({ ...real, akPublic })),
+            mutate(real.akCert as Uint8Array).map((akCert) => ({ ...real, akCert })),
+            mutate(real.eventLog as Uint8Array).map((eventLog) => ({ ...real, eventLog })),
+          ),
+          (e: VtpmEvidence) => run(e),
         ),
-        (e: VtpmEvidence) => run(e),
-      ),
-      { numRuns: n },
-    );
-  }, 60_000);
+        { numRuns: n },
+      );
+    },
+    fuzzTimeout(60_000),
+  );
 });

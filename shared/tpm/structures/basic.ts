@@ -47,6 +47,18 @@ export const TPMI_ALG_HASH = refine(
 );
 
 /**
+ * Part 2 §9.27 "+TPMI_ALG_HASH" (the `+` form): a known hash algorithm or TPM_ALG_NULL, as a TPMT_PUBLIC's
+ * nameAlg may be. Reserved and non-hash algorithm IDs are rejected: the fuzz campaign found 0x800B accepted
+ * as an AK's nameAlg (docs/fuzzing.md).
+ */
+export const TPMI_ALG_HASH_OR_NULL = refine(
+  u16,
+  (v) => DIGEST_SIZES.has(v) || v === TPM_ALG.NULL,
+  "a known hash algorithm or TPM_ALG_NULL",
+  "+TPMI_ALG_HASH",
+);
+
+/**
  * Part 2 §10.3.2 "TPMT_HA": table 80.
  * | hashAlg | +TPMI_ALG_HASH |
  * | digest  | [hashAlg] TPMU_HA |

@@ -1,6 +1,6 @@
 import { bits, empty, type Infer, sized, sizedOf, struct, u16, u32, union } from "@asterism/codec";
 import { MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES, TPM_ALG } from "../constants.ts";
-import { NULL_ARM, TPM2B_DIGEST, TPMS_SCHEME_HASH } from "./basic.ts";
+import { NULL_ARM, TPM2B_DIGEST, TPMI_ALG_HASH_OR_NULL, TPMS_SCHEME_HASH } from "./basic.ts";
 
 /**
  * Part 2 §8.3.2 "TPMA_OBJECT": table 31. Bits 0, 3, 8–9, 12–15 and 20–31 are reserved and must be zero.
@@ -134,7 +134,7 @@ export const TPMS_ECC_POINT = struct("TPMS_ECC_POINT", { x: TPM2B_ECC_PARAMETER,
  */
 export const TPMT_PUBLIC = struct("TPMT_PUBLIC", {
   type: u16,
-  nameAlg: u16,
+  nameAlg: TPMI_ALG_HASH_OR_NULL,
   objectAttributes: TPMA_OBJECT,
   authPolicy: TPM2B_DIGEST,
   parameters: union(

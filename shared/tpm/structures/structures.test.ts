@@ -47,6 +47,27 @@ describe("golden GCE structures round-trip byte for byte", () => {
   });
 });
 
+describe("TPMT_PUBLIC nameAlg is +TPMI_ALG_HASH (fuzz regression, docs/fuzzing.md)", () => {
+  // Found by shared/attestation/validate.fuzz.test.ts: the GCE AK with nameAlg 0x000B XOR 0x8000 parsed.
+  test.each([
+    ["reserved 0x800b", 0x800b, "INVALID_VALUE"],
+    ["RSA (not a hash) 0x0001", 0x0001, "INVALID_VALUE"],
+    ["SHA-384", TPM_ALG.SHA384, undefined],
+    ["TPM_ALG_NULL (the + form)", TPM_ALG.NULL, undefined],
+  ] as const)("%s", async (_, alg, wantCode) => {
+    const bytes = (await readTestdata(...DIR, "ak_pub.tpmt_public.bin")).slice();
+    new DataView(bytes.buffer).setUint16(2, alg);
+    let code: string | undefined;
+    try {
+      decode(TPMT_PUBLIC, bytes);
+    } catch (e) {
+      expect(e).toBeInstanceOf(CodecError);
+      code = (e as CodecError).code;
+    }
+    expect(code).toBe(wantCode);
+  });
+});
+
 describe("templates", () => {
   test.each([
     ["EK RSA-2048 (L-1)", EK_TEMPLATE_RSA_2048, 0x000300b2],
