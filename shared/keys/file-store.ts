@@ -37,9 +37,11 @@ export function createFileKeyStore(dir: string): DataKeyStore {
     // Temp files of a crashed writer; young ones may belong to another live process mid-write.
     const cutoff = Date.now() - STALE_TEMP_MS;
     for (const name of readdirSync(dir)) {
-      if (name.startsWith(TEMP_PREFIX) && statSync(join(dir, name)).mtimeMs < cutoff) {
-        rmSync(join(dir, name), { force: true });
-      }
+      if (!name.startsWith(TEMP_PREFIX)) continue;
+      // Another process may rename or remove its temp file between readdir and stat: that is its
+      // write completing, not a failure of ours (found by the 4-process race test under load).
+      const mtime = statSync(join(dir, name), { throwIfNoEntry: false })?.mtimeMs;
+      if (mtime !== undefined && mtime < cutoff) rmSync(join(dir, name), { force: true });
     }
   } catch (cause) {
     throw new KeyStoreError("IO_FAILED", "Cannot open key store directory", { actual: dir, cause });

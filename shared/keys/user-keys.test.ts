@@ -67,13 +67,18 @@ describe("file key store", () => {
       Bun.spawn(["bun", join(import.meta.dir, "testdata", "create-child.ts")], {
         env: { ...process.env, STORE_DIR: dir, COUNT: String(count), WORKER: String(w) },
         stdout: "pipe",
+        stderr: "pipe",
       }),
     );
     const won = await Promise.all(
       procs.map(async (p) => {
-        const out = JSON.parse(await new Response(p.stdout).text()) as string[];
-        expect(await p.exited).toBe(0);
-        return out;
+        const [text, err, code] = await Promise.all([
+          new Response(p.stdout).text(),
+          new Response(p.stderr).text(),
+          p.exited,
+        ]);
+        expect(code, `racing child failed: ${err}`).toBe(0);
+        return JSON.parse(text) as string[];
       }),
     );
     const all = won.flat();

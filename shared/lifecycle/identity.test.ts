@@ -181,4 +181,19 @@ describe("local boot", () => {
     expect(b.get(TPM_ALG.SHA256)?.get(16)).toEqual(new Uint8Array(32));
     expect(createMeasurements([]).size).toBe(0);
   });
+
+  test("the identity event continues the firmware's log; the combined log replays and proves the identity", async () => {
+    await tpm.close();
+    const firmware = await bootLocalNode(sw, IMAGE);
+    const log = await measureNodeIdentity(tpm, ID, firmware);
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    const doc = await createNodeIssuer({ tpm, readEventLog: async () => log }).issue(
+      new Uint8Array(32),
+      nonce,
+    );
+    const inner = createQemuVtpmValidator({ policy: { measurements: localImageMeasurements(IMAGE) } });
+    const claims = await createIdentityValidator(inner).validate(doc, nonce);
+    expect(identityOfClaims(claims)).toEqual(ID);
+    expect(claims.details["eventLogVerified"]).toBe(true);
+  });
 });

@@ -90,12 +90,19 @@ export function identityEventData(id: NodeIdentity): Uint8Array {
 }
 
 /**
- * Extend PCR 16 with the identity event (SHA-256 bank) and return the event log that explains it. Call
+ * Extend PCR 16 with the identity event and return the event log that explains it. With `firmwareLog`
+ * (the platform's TCG log, e.g. securityfs `binary_bios_measurements`) the event is appended to it, in its
+ * banks, so one log explains both boot and identity; otherwise a fresh SHA-256 log is started. Call
  * exactly once per boot, before the first attestation; keep the log (the bootstrapper writes it to
  * `$ASTERISM_RUN_DIR/eventlog.bin`) and put it into every attestation document.
  */
-export async function measureNodeIdentity(tpm: Tpm, id: NodeIdentity): Promise<Uint8Array> {
-  const log = new EventLogWriter([TPM_ALG.SHA256]);
+export async function measureNodeIdentity(
+  tpm: Tpm,
+  id: NodeIdentity,
+  firmwareLog?: Uint8Array,
+): Promise<Uint8Array> {
+  const log =
+    firmwareLog === undefined ? new EventLogWriter([TPM_ALG.SHA256]) : EventLogWriter.resume(firmwareLog);
   await measureEvent(tpm, log, {
     pcrIndex: NODE_IDENTITY_PCR,
     eventType: EV.EVENT_TAG,

@@ -65,7 +65,7 @@ export {
 } from "./local-boot.ts";
 export { type Activation, NodeLock } from "./node-lock.ts";
 export { type RecoverNodeOptions, recoverNode } from "./recover-client.ts";
-export { openClusterState } from "./state-spec.ts";
+export { openClusterState, readKubeconfig } from "./state-spec.ts";
 export {
   DEFAULT_TPM_IDLE_MS,
   type NodeTpm,

@@ -1,7 +1,18 @@
 import { createHash } from "node:crypto";
 import { toHex, utf8 } from "@asterism/bytes";
 import { createMeasurements, type Measurements } from "@asterism/measurements";
-import { connectSwtpm, createTpm, extendPcr, SWTPM_CTRL, startup, swtpmCtrl, TPM_ALG } from "@asterism/tpm";
+import {
+  connectSwtpm,
+  createTpm,
+  EV,
+  EventLogWriter,
+  extendPcr,
+  measureEvent,
+  SWTPM_CTRL,
+  startup,
+  swtpmCtrl,
+  TPM_ALG,
+} from "@asterism/tpm";
 
 /**
  * A local node image: what the simulated firmware measures at boot. In a VM the firmware, boot loader and
@@ -17,13 +28,15 @@ export interface LocalImage {
 /** The PCRs a QEMU Constellation image has enforced (reference §5.3): boot loader/kernel, cmdline, initrd, UKI… */
 export const LOCAL_IMAGE_PCRS: readonly number[] = [4, 8, 9, 11, 12, 13];
 
+const componentName = (name: string, pcr: number) => `asterism-local-image/${name}/pcr${pcr}`;
+
 /** A named image whose PCR digests are SHA-256("asterism-local-image/<name>/pcr<i>"). */
 export function localImage(name: string): LocalImage {
   const digests: Record<number, Uint8Array> = {};
   for (const i of LOCAL_IMAGE_PCRS)
     digests[i] = new Uint8Array(
       createHash("sha256")
-        .update(utf8(`asterism-local-image/${name}/pcr${i}`))
+        .update(utf8(componentName(name, i)))
         .digest(),
     );
   return { name, digests };
@@ -44,21 +57,31 @@ export function localImageMeasurements(image: LocalImage): Measurements {
 
 /**
  * "Boot" a local node on its swtpm: power-cycle the TPM (CMD_INIT resets every PCR, as a VM reset does),
- * TPM2_Startup(CLEAR), and extend the image's digests as firmware would. Run it before starting the
- * node's bootstrapper, and again to simulate a reboot.
+ * TPM2_Startup(CLEAR), and extend the image's digests as firmware would, recording each in a TCG event log
+ * (EV_IPL, SHA-256 bank) which is returned: hand it to the bootstrapper as `ASTERISM_FIRMWARE_EVENT_LOG`.
+ * Run it before starting the node's bootstrapper, and again to simulate a reboot.
  */
 export async function bootLocalNode(
   swtpm: { readonly host: string; readonly port: number; readonly ctrlPort: number },
   image: LocalImage,
-): Promise<void> {
+): Promise<Uint8Array> {
   const rc = await swtpmCtrl(swtpm, SWTPM_CTRL.INIT, new Uint8Array(4));
   if (rc !== 0) throw new Error(`swtpm CMD_INIT failed: 0x${rc.toString(16)}`);
   const transport = await connectSwtpm({ ...swtpm, powerOn: false });
   try {
     const tpm = createTpm(transport);
     await startup(tpm);
-    for (const [i, d] of Object.entries(image.digests))
-      await extendPcr(tpm, Number(i), [{ hashAlg: TPM_ALG.SHA256, digest: d }]);
+    const log = new EventLogWriter([TPM_ALG.SHA256]);
+    for (const [i, d] of Object.entries(image.digests)) {
+      const preimage = utf8(componentName(image.name, Number(i)));
+      if (new Uint8Array(createHash("sha256").update(preimage).digest()).every((b, k) => b === d[k])) {
+        await measureEvent(tpm, log, { pcrIndex: Number(i), eventType: EV.IPL, data: preimage });
+      } else {
+        // A hand-made image whose digest has no known preimage: extend it without a log entry.
+        await extendPcr(tpm, Number(i), [{ hashAlg: TPM_ALG.SHA256, digest: d }]);
+      }
+    }
+    return log.bytes();
   } finally {
     await transport.close();
   }

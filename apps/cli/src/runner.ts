@@ -5,6 +5,7 @@ import { mismatchesOf, pcrName } from "./cluster/verify-client.ts";
 import { type CliIo, type Command, type CommandGroup, ExitCode } from "./command.ts";
 import { ConfigError } from "./config/errors.ts";
 import { COMMON_OPTIONS, commandHelp, groupHelp } from "./help.ts";
+import { MiniError } from "./mini/errors.ts";
 import { UsageError } from "./usage-error.ts";
 import { VERSION } from "./version.ts";
 import { WorkspaceError } from "./workspace/errors.ts";
@@ -48,8 +49,10 @@ function wantsJson(argv: readonly string[]): boolean {
  * Problems the operator fixes by changing input rather than retrying: a missing or unreadable config,
  * a file the command refuses to overwrite, a missing state file. Exit 2 like usage errors.
  */
-function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError | ClusterError {
+function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError | ClusterError | MiniError {
   if (err instanceof ConfigError) return true;
+  if (err instanceof MiniError)
+    return ["ALREADY_RUNNING", "NOT_RUNNING", "CONFIG_UNSUPPORTED", "HOST_UNSUPPORTED"].includes(err.code);
   if (err instanceof ClusterError) return err.code === "NO_ENDPOINT" || err.code === "NO_CLUSTER_ID";
   return (
     err instanceof WorkspaceError &&

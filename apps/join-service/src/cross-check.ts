@@ -10,8 +10,8 @@ import { JoinServiceError } from "./errors.ts";
  */
 export function createMetadataCrossCheck(client: MetadataClient, ttlMs = 2000, now: () => number = Date.now) {
   let cache: { at: number; list: Promise<Instance[]> } | undefined;
-  const list = () => {
-    if (cache === undefined || now() - cache.at > ttlMs) {
+  const list = (fresh = false) => {
+    if (fresh || cache === undefined || now() - cache.at > ttlMs) {
       const p = client.instances();
       cache = { at: now(), list: p };
       p.catch(() => {
@@ -20,11 +20,17 @@ export function createMetadataCrossCheck(client: MetadataClient, ttlMs = 2000, n
     }
     return cache.list;
   };
+  const sameIps = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && [...a].sort().join(",") === [...b].sort().join(",");
+  const matches = (l: Instance[], id: NodeIdentity) => {
+    const inst = l.find((i) => i.name === id.name);
+    return { inst, ok: inst !== undefined && inst.role === id.role && sameIps(inst.ips, id.ips) };
+  };
   return async (id: NodeIdentity): Promise<void> => {
-    const inst = (await list()).find((i) => i.name === id.name);
-    const sameIps = (a: readonly string[], b: readonly string[]) =>
-      a.length === b.length && [...a].sort().join(",") === [...b].sort().join(",");
-    if (inst === undefined || inst.role !== id.role || !sameIps(inst.ips, id.ips))
+    let { inst, ok } = matches(await list(), id);
+    // A node registered after the cache was filled: look once more before refusing.
+    if (!ok) ({ inst, ok } = matches(await list(true), id));
+    if (!ok)
       throw new JoinServiceError("IDENTITY_MISMATCH", "The attested identity is not a registered instance", {
         expected: "an instance with the attested name, role and IPs",
         actual: inst === undefined ? `no instance ${id.name}` : `instance ${id.name} differs`,

@@ -3,7 +3,7 @@ import { VERIFY_USER_DATA } from "@asterism/api";
 import { fromBase64, toBase64, toBase64Url } from "@asterism/bytes";
 import { createMemoryLogger, MetricsRegistry } from "@asterism/service";
 import { createSoftwareAttester } from "@asterism/testing";
-import { createApp } from "./app.ts";
+import { createApp, MAX_CONCURRENT_ISSUES } from "./app.ts";
 
 const attester = await createSoftwareAttester();
 const nonce = crypto.getRandomValues(new Uint8Array(32));
@@ -92,6 +92,31 @@ describe("verification-service app", () => {
     expect(text).toContain("ATTESTATION_FAILED");
     expect(text).not.toContain("/secret/path");
     expect(JSON.stringify(logger.lines)).toContain("verify.issue_failed");
+  });
+
+  test("more than MAX_CONCURRENT_ISSUES requests in flight: the excess gets 503 BUSY", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const a = createApp({
+      issuer: {
+        variant: "qemu-vtpm",
+        issue: async (u, n) => {
+          await gate;
+          return attester.issuer.issue(u, n);
+        },
+      },
+      logger: createMemoryLogger(),
+      metrics: new MetricsRegistry(),
+      ready: () => true,
+    });
+    const url = `http://x/?nonce=${toBase64Url(nonce)}`;
+    const pending = Array.from({ length: MAX_CONCURRENT_ISSUES }, () => a.request(url));
+    const extra = await a.request(url);
+    expect(extra.status).toBe(503);
+    release();
+    expect((await Promise.all(pending)).every((r) => r.status === 200)).toBe(true);
   });
 
   test("health, readiness, metrics", async () => {

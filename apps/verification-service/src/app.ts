@@ -28,6 +28,11 @@ export interface VerificationAppDeps {
 
 /** Request bodies are `{"nonce": "<44 chars>"}`. */
 const MAX_BODY_BYTES = 1024;
+/**
+ * Quotes in flight at once. Anyone may ask, and every answer costs a TPM quote (serialized on the TPM);
+ * beyond this the service answers 503 instead of queueing without bound.
+ */
+export const MAX_CONCURRENT_ISSUES = 16;
 
 /**
  * The VerificationService (docs/lifecycle.md §3 "Verify"): anyone may ask any node for fresh evidence.
@@ -44,11 +49,19 @@ export function createApp(deps: VerificationAppDeps): Hono {
   const log = deps.logger.child({ component: "verification-service" });
   const app = new Hono();
 
+  let inFlight = 0;
   const attest = async (c: Context, nonce: Uint8Array | undefined): Promise<Response> => {
     if (nonce === undefined) {
       requests.inc({ result: "bad_nonce" });
       return c.json(errorBody("NONCE_INVALID", "nonce must be 32 bytes of base64url"), 400);
     }
+    if (inFlight >= MAX_CONCURRENT_ISSUES) {
+      requests.inc({ result: "busy" });
+      return c.json(errorBody("BUSY", "too many attestation requests in flight; retry"), 503, {
+        "retry-after": "1",
+      });
+    }
+    inFlight++;
     const t0 = performance.now();
     try {
       const document = await deps.issuer.issue(VERIFY_USER_DATA, nonce);
@@ -59,6 +72,8 @@ export function createApp(deps: VerificationAppDeps): Hono {
       requests.inc({ result: "error" });
       log.log("error", "verify.issue_failed", { error: describeError(err) });
       return c.json(errorBody("ATTESTATION_FAILED", "could not produce an attestation document"), 500);
+    } finally {
+      inFlight--;
     }
   };
 

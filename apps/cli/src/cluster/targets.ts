@@ -11,22 +11,17 @@ export function toUrl(addr: string, scheme: "http" | "https" = "http"): string {
   return /^[a-z]+:\/\//i.test(addr) ? addr.replace(/\/+$/, "") : `${scheme}://${addr}`;
 }
 
-/** Every node's VerificationService known to the state file (local cluster nodes first, by name). */
+/**
+ * Every node's VerificationService known to the state file: the local cluster's nodes (by name) when
+ * there is one, else `infrastructure.verifyEndpoints`.
+ */
 export function verifyTargets(state: State | undefined): NodeTarget[] {
-  const out: NodeTarget[] = [];
-  const seen = new Set<string>();
-  for (const n of state?.mini?.nodes ?? []) {
-    const ep = n.endpoints["verify"];
-    if (ep && !seen.has(ep)) {
-      seen.add(ep);
-      out.push({ name: n.name, url: toUrl(ep) });
-    }
+  const mini = state?.mini?.nodes ?? [];
+  if (mini.length) {
+    return mini.flatMap((n) => {
+      const ep = n.endpoints["verify"];
+      return ep ? [{ name: n.name, url: toUrl(ep) }] : [];
+    });
   }
-  for (const ep of state?.infrastructure.verifyEndpoints ?? []) {
-    if (!seen.has(ep)) {
-      seen.add(ep);
-      out.push({ url: toUrl(ep) });
-    }
-  }
-  return out;
+  return [...new Set(state?.infrastructure.verifyEndpoints ?? [])].map((ep) => ({ url: toUrl(ep) }));
 }

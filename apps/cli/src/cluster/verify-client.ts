@@ -42,6 +42,8 @@ export type NodeVerdict =
       readonly valid: true;
       readonly variant: string;
       readonly measurements: Readonly<Record<number, string>>;
+      /** The document's TCG event log parsed and replayed to the quoted PCRs. */
+      readonly eventLogVerified: boolean;
       readonly warnings: readonly string[];
     }
   | {
@@ -155,6 +157,7 @@ export async function verifyNode(opts: VerifyNodeOptions): Promise<NodeVerdict> 
       valid: true,
       variant: r.claims.variant,
       measurements: r.claims.measurements,
+      eventLogVerified: r.claims.details["eventLogVerified"] === true,
       warnings: r.claims.warnings,
     };
   } catch (err) {

@@ -142,3 +142,36 @@ describe("asterism init", () => {
     expect((await cli(ws, "init", "--endpoint", good)).code).toBe(2);
   });
 });
+
+describe("asterism apply: attestation phase", () => {
+  test("writes the configured policy (PCR 15 = 0) and the salt into the cluster state", async () => {
+    const { ws, secret } = await workspace("apply");
+    const db = join(ws, "cluster.sqlite");
+    const r = await cli(
+      ws,
+      "apply",
+      "--endpoint",
+      good,
+      "--init-secret-file",
+      secret,
+      "--cluster-state",
+      `sqlite:${db}`,
+      "--json",
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).phases).toMatchObject({ attestation: "join policy written to sqlite state" });
+    const { openClusterState, parseJoinConfigObject, STATE_OBJECTS } = await import("@asterism/lifecycle");
+    const cs = openClusterState(`sqlite:${db}`);
+    try {
+      const obj = await cs.get("config", STATE_OBJECTS.joinConfig);
+      const jc = parseJoinConfigObject(obj as NonNullable<typeof obj>);
+      expect(jc.policy.measurements.get(15)?.expected).toBe("00".repeat(32));
+      expect(jc.policy.measurements.get(4)?.expected).toMatch(/^[0-9a-f]{64}$/);
+      const state = readFileSync(join(ws, "asterism-state.yaml"), "utf8");
+      expect(state).toContain(toHex(jc.measurementSalt));
+    } finally {
+      cs.close();
+    }
+    expect((await cli(ws, "apply", "--skip-phases", "nope")).code).toBe(2);
+  }, 30_000);
+});

@@ -88,6 +88,7 @@ describe("asterism verify", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("valid");
     expect(r.out).toContain("1/1 node(s) verified");
+    expect(r.out).toContain("event log replayed");
   });
 
   test("a tampered kernel → exit 1 naming PCR 4", async () => {

@@ -126,8 +126,9 @@ export const verifyClusterCommand = defineCommand({
       const who = r.name ? `${r.name} (${r.url})` : r.url;
       if (r.valid) {
         const indices = Object.keys(r.measurements).length;
+        const log = r.eventLogVerified ? "event log replayed" : "no event log";
         ctx.io.stdout(
-          `${s.green("valid")}    ${who}: ${r.variant}, ${indices} PCRs quoted, cluster ${short}…\n`,
+          `${s.green("valid")}    ${who}: ${r.variant}, ${indices} PCRs quoted, ${log}, cluster ${short}…\n`,
         );
         for (const w of r.warnings) ctx.io.stdout(`         ${s.yellow("warning:")} ${w}\n`);
       } else {

@@ -8,7 +8,7 @@ import { rootCommand } from "../commands/index.ts";
 import { memoryIo } from "../io.ts";
 import { runCli } from "../runner.ts";
 import { workspacePaths } from "../workspace/paths.ts";
-import { writeState } from "../workspace/state.ts";
+import { readState, writeState } from "../workspace/state.ts";
 import { stopMini } from "./down.ts";
 import { type DaemonRecord, isRunning, startDaemon, stopDaemon } from "./processes.ts";
 import { startMetadataService } from "./services.ts";
@@ -91,6 +91,21 @@ describe("mini status / down from the state file", () => {
 });
 
 describe("mini up refusals", () => {
+  test("a workspace holding another cluster's state → exit 2, state untouched", async () => {
+    const ws = workspacePaths(join(dir, "real"));
+    mkdirSync(ws.dir, { recursive: true });
+    const state = {
+      version: "v1" as const,
+      infrastructure: { uid: "01", name: "prod", clusterEndpoint: "10.0.0.5:9000" },
+      clusterValues: { clusterID: "11".repeat(32), measurementSalt: "22".repeat(32) },
+    };
+    writeState(ws.state, state);
+    const io = memoryIo({}, dir);
+    expect(await runCli(rootCommand, ["mini", "up", "-C", ws.dir], io)).toBe(2);
+    expect(io.err.join("")).toContain("holds the state of another cluster");
+    expect(readState(ws.state)).toEqual(state);
+  });
+
   test("missing binaries outside a checkout → exit 3 naming them", async () => {
     const ws = join(dir, "nobins");
     const io = memoryIo({}, dir);

@@ -73,8 +73,9 @@ export function startDaemon(spec: DaemonSpec): DaemonRecord {
   }
   const startTime = pid === undefined ? undefined : processStartTime(pid);
   if (pid === undefined || startTime === undefined) {
+    // It exited at once (or never started): its log says why.
     throw new MiniError("START_FAILED", `Cannot start ${spec.name} (${spec.argv[0]})`, {
-      actual: `see ${spec.log}`,
+      actual: `exited at once; see ${spec.log}: ${logTail(spec.log, 3) || "no output"}`,
     });
   }
   return { name: spec.name, pid, startTime, log: spec.log };

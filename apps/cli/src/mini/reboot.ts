@@ -14,14 +14,19 @@ import { defaultBinDir, ensureBinaries } from "./binaries.ts";
 import { MiniError } from "./errors.ts";
 import {
   type BootedNode,
+  bootstrapperEndpoints,
   measureBoot,
   type NodeEnvironment,
   startBootstrapper,
   startVerificationService,
   waitIdentityMeasured,
 } from "./node.ts";
+import { waitFor } from "./ports.ts";
 import { isRunning, stopDaemon } from "./processes.ts";
 import { MINI_TIMEOUTS } from "./up.ts";
+
+/** How long a rebooted control plane may take to announce its recovery endpoint. */
+const RECOVERY_WAIT_MS = 3000;
 
 /** Reboot one node; returns its new VerificationService URL. */
 export async function rebootNode(
@@ -72,11 +77,28 @@ export async function rebootNode(
   const bs = startBootstrapper(node, nodeEnv);
   const save = (processes: typeof rec.processes, endpoints = rec.endpoints) => {
     const nodes = mini.nodes.map((n) => (n.name === name ? { ...n, processes, endpoints } : n));
-    writeState(ws.state, { ...state, mini: { ...mini, nodes } });
+    const verifyEndpoints = nodes.flatMap((n) => (n.endpoints["verify"] ? [n.endpoints["verify"]] : []));
+    writeState(ws.state, {
+      ...state,
+      infrastructure: { ...state.infrastructure, verifyEndpoints },
+      mini: { ...mini, nodes },
+    });
   };
   save([{ ...swtpm }, { ...bs }]);
   await waitIdentityMeasured(node, bs, MINI_TIMEOUTS.serviceStartMs);
+  // A rebooted control plane serves recovery while it waits to rejoin (`asterism recover` finds it here).
+  const announced =
+    node.role === "control-plane"
+      ? ((await waitFor(() => bootstrapperEndpoints(node)["recovery"], { timeoutMs: RECOVERY_WAIT_MS })) ??
+        undefined)
+      : undefined;
+  // The previous boot's init and recovery listeners are gone; keep only what this boot announced.
+  const { recovery: _oldRecovery, init: _oldInit, ...kept } = rec.endpoints;
   const vs = await startVerificationService(node, nodeEnv, MINI_TIMEOUTS.serviceStartMs);
-  save([{ ...swtpm }, { ...bs }, { ...vs.record }], { ...rec.endpoints, verify: vs.url });
+  save([{ ...swtpm }, { ...bs }, { ...vs.record }], {
+    ...kept,
+    verify: vs.url,
+    ...(announced ? { recovery: announced } : {}),
+  });
   return { verifyUrl: vs.url };
 }

@@ -3,7 +3,7 @@
  * starts, so `mini down` can stop it even if `mini up` dies half-way.
  */
 
-import { type MiniNode, type MiniState, readState, type State, writeState } from "../workspace/state.ts";
+import { type MiniNode, type MiniState, type State, writeState } from "../workspace/state.ts";
 import type { DaemonRecord } from "./processes.ts";
 
 export class MiniRecorder {
@@ -69,10 +69,5 @@ export class MiniRecorder {
     const n = this.node(name);
     if (!n) return;
     this.upsertNode({ ...n, endpoints: { ...n.endpoints, [key]: endpoint } });
-  }
-
-  /** Re-read from disk (another command may have changed it). */
-  static load(path: string): State | undefined {
-    return readState(path);
   }
 }

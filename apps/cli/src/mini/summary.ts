@@ -7,7 +7,10 @@ import type { MiniUpResult } from "./up.ts";
 /** The readable summary `mini up` ends with. */
 export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
   const s = createStyle(io);
-  const rel = (p: string) => relative(io.cwd, p) || ".";
+  const rel = (p: string) => {
+    const r = relative(io.cwd, p);
+    return r === "" ? "." : r.startsWith("..") ? p : r;
+  };
   const w = Math.max(...r.nodes.map((n) => n.name.length));
   const lines = [
     "",

@@ -131,9 +131,15 @@ function readOrCreateMasterSecret(
   return { secret: createMasterSecretFile(path, random), created: true };
 }
 
-/** Refuse to start over a running cluster; forget a dead one. */
+/** Refuse to start over a running cluster or another (non-local) cluster's state; forget a dead local one. */
 export function assertNotRunning(state: State | undefined, ws: WorkspacePaths): void {
   const mini = state?.mini;
+  if (state && !mini) {
+    throw new MiniError("ALREADY_RUNNING", `The workspace ${ws.dir} holds the state of another cluster`, {
+      expected: "a workspace of its own for the local cluster (-C DIR)",
+      actual: `state file ${ws.state}`,
+    });
+  }
   if (!mini) return;
   const alive = [...mini.services.map((s) => s.process), ...mini.nodes.flatMap((n) => n.processes)].filter(
     isRunning,

@@ -1,8 +1,11 @@
 /**
  * Where `measurements precompute` can compute expected measurements from. Each source brings its own
  * options and claims the invocation when one of them is given; the first source whose `applies` is true
- * runs, the last one is the default. To add a source (e.g. `--image` for a built OS image), write it in a
- * file of its own and list it here, before the default.
+ * runs, the last one is the default. To add a source, write it in a file of its own and list it here,
+ * before the default. The image source (branch `image`) fits as
+ * `{ name: "image", options: [--image FILE, --events], applies: (ctx) => ctx.values["image"] !== undefined,
+ *    compute: (ctx) => precomputeImageMeasurements(read --image) }` (@asterism/measured-boot), so
+ * `precompute --image X` measures a built image and plain `precompute` the local cluster's components.
  */
 import { dirname } from "node:path";
 import type { Measurements } from "@asterism/measurements";

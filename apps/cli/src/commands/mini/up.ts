@@ -11,6 +11,7 @@ import { generateConfig } from "../../config/generate.ts";
 import { loadConfig } from "../../config/load.ts";
 import { stringOption } from "../../input.ts";
 import { defaultBinDir, selfCommand } from "../../mini/binaries.ts";
+import { stopMini } from "../../mini/down.ts";
 import { MiniError } from "../../mini/errors.ts";
 import { renderUpSummary } from "../../mini/summary.ts";
 import { miniUp } from "../../mini/up.ts";
@@ -108,6 +109,12 @@ export const upCommand = defineCommand({
       });
     }
     const binDir = stringOption(ctx.values["bin-dir"], "bin-dir") ?? defaultBinDir(ctx.io.env);
+    // The nodes run in their own sessions, so Ctrl-C does not reach them: stop what was started ourselves.
+    const onInterrupt = () => {
+      progress.info("interrupted: stopping what was started …");
+      void stopMini(ws, { removeFiles: false }).finally(() => process.exit(130));
+    };
+    process.once("SIGINT", onInterrupt);
     const result = await miniUp({
       ws,
       config,
@@ -119,7 +126,7 @@ export const upCommand = defineCommand({
       self: selfCommand(),
       progress,
       keepOnFailure: ctx.values["keep-on-failure"] === true,
-    });
+    }).finally(() => process.off("SIGINT", onInterrupt));
     ctx.io.stdout(ctx.json ? `${JSON.stringify(result)}\n` : renderUpSummary(ctx.io, result));
     return ExitCode.OK;
   },
