@@ -25,6 +25,10 @@ const only = opt("only", "")
   .split(",")
   .filter((s) => s !== "");
 const RESULTS = join(root, "docs", "fuzz-results.json");
+const commit =
+  process.env["FUZZ_COMMIT"] ??
+  (Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root }).stdout.toString().trim() ||
+    "unknown");
 const DOC = join(root, "docs", "fuzzing.md");
 
 /** Every fuzz file in the repository (the same set `bun test` runs in the quick mode). */
@@ -58,6 +62,8 @@ interface FileResult {
   readonly interruptedProperties: number;
   readonly failures: readonly PropertyReport[];
   readonly finishedAt: string;
+  /** The commit the file was fuzzed at (FUZZ_COMMIT, else `git rev-parse`). */
+  readonly commit: string;
   readonly output?: string;
 }
 
@@ -126,6 +132,7 @@ async function runFile(file: string, tmp: string): Promise<FileResult> {
     interruptedProperties: props.filter((p) => p.interrupted).length,
     failures,
     finishedAt: new Date().toISOString(),
+    commit,
     ...(status === "pass" ? {} : { output: text.split("\n").slice(-60).join("\n") }),
   };
 }
@@ -143,7 +150,7 @@ function loadResults(): Record<string, FileResult> {
 export function summaryTable(results: Record<string, FileResult>, files: readonly string[]): string {
   const rows = files.map((f) => {
     const r = results[f];
-    if (!r) return `| \`${f}\` | not run in the long mode yet | | | | |`;
+    if (!r) return `| \`${f}\` | not run in the long mode yet | | | | | |`;
     const cases = r.cases.toLocaleString("en-US");
     const min = r.minCasesPerProperty.toLocaleString("en-US");
     const note = [
@@ -152,15 +159,15 @@ export function summaryTable(results: Record<string, FileResult>, files: readonl
     ]
       .filter((s) => s !== "")
       .join("; ");
-    return `| \`${f}\` | ${r.status}${note ? ` (${note})` : ""} | ${r.tests.pass + r.tests.fail} / ${r.properties} | ${cases} | ${min} | ${r.seconds} |`;
+    return `| \`${f}\` | ${r.status}${note ? ` (${note})` : ""} | ${r.tests.pass + r.tests.fail} / ${r.properties} | ${cases} | ${min} | ${r.seconds} | ${r.commit ?? "—"} |`;
   });
   const total = files.reduce((a, f) => a + (results[f]?.cases ?? 0), 0);
   const secs = files.reduce((a, f) => a + (results[f]?.seconds ?? 0), 0);
   return [
-    "| file | result | tests / properties | cases run | fewest cases in one property | seconds |",
-    "|---|---|---|---|---|---|",
+    "| file | result | tests / properties | cases run | fewest cases in one property | seconds | commit |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
-    `| **total** | | | **${total.toLocaleString("en-US")}** | | **${Math.round(secs)}** |`,
+    `| **total** | | | **${total.toLocaleString("en-US")}** | | **${Math.round(secs)}** | |`,
   ].join("\n");
 }
 
