@@ -113,7 +113,7 @@ export function renderPerformanceDoc(r: Results): string {
     "```sh",
     "bun install            # once",
     "bun scripts/build.ts   # the compiled binaries (the binaries bench builds them if missing)",
-    "bench/run              # every bench, bounded (each has a hard time limit), ≈ 4–5 minutes",
+    "bench/run              # every bench, bounded (each has a hard time limit), ≈ 15 minutes",
     "bench/run --only=tdx   # one bench; the others' results are kept from the previous run",
     "bench/run --quick      # short phases: checks the pipeline, numbers are noisy",
     "```",

@@ -5,8 +5,8 @@
  * `docs/performance.md` (every figure beside its same-run baseline as a ratio, the machine, how to
  * reproduce). Benches run one after another, never in parallel: they would measure each other.
  *
- *   bench/run                      # everything, default durations (≈ 4 min)
- *   bench/run --quick              # shorter phases (≈ 1.5 min), for a smoke check of the pipeline
+ *   bench/run                      # everything, default durations (≈ 15 min, the fault campaign included)
+ *   bench/run --quick              # shorter phases (≈ 4 min), for a smoke check of the pipeline
  *   bench/run --only=tpm,kms       # a subset; results of the others are kept from the previous run
  *   bench/run --no-write           # print only
  *
