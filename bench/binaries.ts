@@ -83,6 +83,29 @@ const RECIPES: Readonly<Record<string, Recipe>> = {
       };
     },
   },
+  /**
+   * On a powered-on swtpm with a booted image; no metadata service answers, so after its status listener
+   * is up it waits (retrying with backoff) for one, as a node does before its cluster exists.
+   */
+  bootstrapper: {
+    scheme: "http",
+    async prepare(dir) {
+      const sw = await startSwtpm();
+      cleanups.push(() => sw.stop());
+      await bootLocalNode(sw, localImage("binaries-bench"));
+      return {
+        ASTERISM_TPM: `swtpm:127.0.0.1:${sw.port}`,
+        ASTERISM_METADATA_URL: "http://127.0.0.1:1",
+        ASTERISM_STATE_DISK: join(dir, "state.img"),
+        ASTERISM_RUN_DIR: dir,
+        ASTERISM_HTTP_LISTEN: "127.0.0.1:0",
+        ASTERISM_INIT_LISTEN: "127.0.0.1:0",
+        ASTERISM_RECOVERY_LISTEN: "127.0.0.1:0",
+        ASTERISM_LOG_LEVEL: "info",
+      };
+    },
+    health: announced("http"),
+  },
   /** On a powered-on swtpm with a booted image, as on a node. */
   "verification-service": {
     scheme: "http",
