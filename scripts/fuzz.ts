@@ -10,6 +10,7 @@
  *   bun scripts/fuzz.ts --runs=2000 --only=tpm    # files whose path contains "tpm"
  *   bun scripts/fuzz.ts --file-seconds=900 --doc  # per-file limit; update docs/fuzzing.md
  *   bun scripts/fuzz.ts --list                    # just list the files
+ *   bun scripts/fuzz.ts --render                  # only rewrite docs/fuzzing.md from the results file
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -188,6 +189,11 @@ if (import.meta.main) {
   const selected = only.length === 0 ? files : files.filter((f) => only.some((o) => f.includes(o)));
   if (args.includes("--list")) {
     for (const f of selected) console.log(f);
+    process.exit(0);
+  }
+  if (args.includes("--render")) {
+    // Only rewrite docs/fuzzing.md from docs/fuzz-results.json (e.g. after runs in other checkouts).
+    writeDoc(loadResults(), files);
     process.exit(0);
   }
   if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs must be a positive integer");

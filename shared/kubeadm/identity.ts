@@ -56,6 +56,16 @@ export function isValidNodeName(name: string): boolean {
 }
 
 /**
+ * A value for an error message without calling anything on it: `String(x)` runs a hostile `toString` (or
+ * throws a TypeError for `{toString: null}` and symbols — the fuzz campaign's finding 2, docs/fuzzing.md).
+ */
+function describeValue(x: unknown, max: number): string {
+  if (typeof x === "string") return JSON.stringify(x.slice(0, max));
+  if (x === null) return "null";
+  return typeof x;
+}
+
+/**
  * Checks the shape of an attested identity (a caller bug or a malicious metadata value must not become a
  * certificate subject). Throws {@link JoinPolicyError} `IDENTITY_INVALID`.
  */
@@ -63,13 +73,13 @@ export function checkAttestedIdentity(id: AttestedNodeIdentity): CheckedIdentity
   if (typeof id.nodeName !== "string" || !isValidNodeName(id.nodeName)) {
     throw new JoinPolicyError("IDENTITY_INVALID", "Cannot use attested identity", {
       expected: "a lower-case RFC 1123 DNS subdomain node name",
-      actual: JSON.stringify(String(id.nodeName).slice(0, 64)),
+      actual: describeValue(id.nodeName, 64),
     });
   }
   if (id.role !== "control-plane" && id.role !== "worker") {
     throw new JoinPolicyError("IDENTITY_INVALID", "Cannot use attested identity", {
       expected: 'role "control-plane" or "worker"',
-      actual: JSON.stringify(String(id.role).slice(0, 32)),
+      actual: describeValue(id.role, 32),
     });
   }
   if (!Array.isArray(id.ips) || id.ips.length > MAX_NODE_IPS) {
@@ -84,7 +94,7 @@ export function checkAttestedIdentity(id: AttestedNodeIdentity): CheckedIdentity
     if (c === undefined) {
       throw new JoinPolicyError("IDENTITY_INVALID", "Cannot use attested identity", {
         expected: "IPv4 or IPv6 literals",
-        actual: JSON.stringify(String(ip).slice(0, 64)),
+        actual: describeValue(ip, 64),
       });
     }
     canonicalIps.add(c);
