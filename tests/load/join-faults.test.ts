@@ -87,16 +87,29 @@ test("fault campaign: joins with a random process killed at a random point (RUNS
     const node = nodes[run % nodes.length] as SwtpmNode;
     const name = node.identity.name;
     const mine = disksOf.get(name) as string[];
-    // Ops: a fresh disk (most runs), this node's earlier disk again, or another node's disk (an attack).
+    // Ops: a fresh disk (most runs); this node's earlier disk again, by join or by rejoin (a reboot); or
+    // another node's disk, by join or rejoin (an attack).
     const others = [...disksOf.entries()].filter(([n]) => n !== name).flatMap(([, d]) => d);
     const r = rand();
-    const op = r < 0.6 || mine.length === 0 ? "new" : r < 0.8 || others.length === 0 ? "own-again" : "steal";
+    const op =
+      r < 0.5 || mine.length === 0
+        ? "new"
+        : r < 0.65
+          ? "own-again"
+          : r < 0.8
+            ? "rejoin"
+            : others.length === 0
+              ? "own-again"
+              : r < 0.9
+                ? "steal"
+                : "steal-rejoin";
     const disk =
       op === "new"
         ? `00000000-0000-4000-8000-${(run + 1).toString(16).padStart(12, "0")}`
-        : op === "own-again"
+        : op === "own-again" || op === "rejoin"
           ? pick(mine)
           : pick(others);
+    const steal = op === "steal" || op === "steal-rejoin";
     const victim = pick(VICTIMS);
     const delay = Math.floor(rand() * 120);
     const { csr } = await createKubeletCsr(node.identity);
@@ -108,6 +121,7 @@ test("fault campaign: joins with a random process killed at a random point (RUNS
         issuer: node.issuer,
         diskUuid: disk,
         csr,
+        rejoin: op === "rejoin" || op === "steal-rejoin",
         attempts: 25,
         timeoutMs: 15_000,
         ...(signal ? { signal } : {}),
@@ -155,10 +169,10 @@ test("fault campaign: joins with a random process killed at a random point (RUNS
     outcomes.push({ run, node: name, op, victim, delay, outcome: label });
 
     // Liveness: an honest join (own or new disk) ends joined, whatever was killed.
-    if (op !== "steal")
+    if (!steal)
       expect({ run, seed, victim, op, outcome: label }).toEqual({ run, seed, victim, op, outcome: "joined" });
     // A steal is refused with a code (the disk has an owner), never answered with a key.
-    if (op === "steal")
+    if (steal)
       expect({ run, seed, outcome: label }).toEqual({
         run,
         seed,
