@@ -1,8 +1,8 @@
 /**
  * Fault campaign (LOAD_FULL=1: 120 runs; default: 8): real nodes on real swtpm join through the real
  * JoinService and KMS processes while one of them — the JoinService, the KMS, the node's swtpm or the
- * node itself — is killed (SIGKILL) at a random point of the join and brought back. Some runs are attacks:
- * a node asks for another node's disk. Afterwards, for every run, the node either holds the right key
+ * node itself — is killed (SIGKILL) at a random point of the join and brought back. Some runs rejoin
+ * (a reboot); some are attacks: a node asks (join or rejoin) for another node's disk. Afterwards, for every run, the node either holds the right key
  * for its own disk or was refused with a code; no ticket ever carried a key for a disk the node does not
  * own; the state database is intact and records exactly the owners the tickets imply.
  */
