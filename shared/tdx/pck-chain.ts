@@ -65,6 +65,14 @@ export function parseCertificate(der: Uint8Array, what: string, cache?: CertCach
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(ab(der));
+    // @peculiar/x509 decodes some parts lazily (the public key on first access): touch them here, so a
+    // malformed certificate is MALFORMED now and never a raw ASN.1 schema error later (fuzz finding 3,
+    // docs/fuzzing.md: an EC public key with broken domain parameters surfaced in verifyChain).
+    void cert.publicKey.algorithm;
+    void cert.publicKey.rawData;
+    void cert.extensions;
+    void cert.subject;
+    void cert.issuer;
   } catch (cause) {
     throw new TdxParseError("MALFORMED", `Cannot parse ${what} certificate`, { cause });
   }
