@@ -77,9 +77,9 @@ function adaptKms(j: Record<string, unknown>): Figure[] {
   const transport = rows.find((r) => r.name.startsWith("mTLS transport"));
   const out: Figure[] = [];
   for (const r of rest) {
-    out.push(
-      figure(r.name, r.perSecond, "derivations/s", "higher", { name: raw.name, value: raw.perSecond }),
-    );
+    // Through the service a derivation is a request; in-process it is a derivation.
+    const unit = r.name.startsWith("mTLS") || r.name.startsWith("KMS API") ? "requests/s" : "derivations/s";
+    out.push(figure(r.name, r.perSecond, unit, "higher", { name: raw.name, value: raw.perSecond }));
     if (transport && r !== transport && r.name.startsWith("KMS API"))
       out.push(
         figure(`${r.name}, vs transport only`, r.perSecond, "requests/s", "higher", {
