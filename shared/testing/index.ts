@@ -13,6 +13,14 @@ export {
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
 export {
+  type AssertionJson,
+  type AssertionOverrides,
+  AUTH_FLAGS,
+  createSoftwareAuthenticator,
+  type SoftwareAuthenticator,
+  type SoftwarePasskey,
+} from "./software-authenticator.ts";
+export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
   SOFTWARE_EVIDENCE_FORMAT,
