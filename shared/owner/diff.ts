@@ -53,7 +53,17 @@ function snpEffect(path: string, before: string | undefined, after: string | und
 }
 
 function policyItems(before: PolicyJson | undefined, after: PolicyJson): DiffItem[] {
-  const items: DiffItem[] = [];
+  // Without an approved policy no node may join (services fail closed): a first policy admits nodes.
+  const items: DiffItem[] = before
+    ? []
+    : [
+        {
+          what: "attestation policy",
+          before: "none: no node can join",
+          after: "nodes matching the lines below",
+          effect: "widens",
+        },
+      ];
   const bm = (before?.measurements ?? {}) as Record<string, { expected: string; warnOnly: boolean }>;
   const am = after.measurements as Record<string, { expected: string; warnOnly: boolean }>;
   const indices = [...new Set([...Object.keys(bm), ...Object.keys(am)])].sort(
