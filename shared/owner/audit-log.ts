@@ -140,10 +140,16 @@ export async function verifyAuditLog(
       entry.change.sequence !== i ||
       (expectedPrevious !== undefined && entry.change.previous !== expectedPrevious)
     ) {
-      throw new AuditLogError("CHAIN_BROKEN", `Audit log entry ${i} does not follow entry ${i - 1}`, {
-        expected: `sequence ${i}${expectedPrevious ? `, previous ${expectedPrevious}` : ""}`,
-        actual: `sequence ${entry.change.sequence}, previous ${entry.change.previous}`,
-      });
+      throw new AuditLogError(
+        "CHAIN_BROKEN",
+        i === 0
+          ? "Audit log does not start with its genesis"
+          : `Audit log entry ${i} does not follow entry ${i - 1}`,
+        {
+          expected: `sequence ${i}${expectedPrevious ? `, previous ${expectedPrevious}` : ""}`,
+          actual: `sequence ${entry.change.sequence}, previous ${entry.change.previous}`,
+        },
+      );
     }
     try {
       state = await applyAuditEntry(state, entry);
