@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
-import { AtlsError } from "./errors.ts";
+import { codeOfAsync as codeOf } from "@asterism/testing";
 import {
   ATLS_FRAME_HEADER_BYTES,
   ATLS_FRAME_TYPE,
@@ -22,16 +22,6 @@ const evidenceOpts: ReadFrameOptions = {
   what: "client evidence",
   trailing: "reject",
 };
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "resolved";
-  } catch (e) {
-    expect(e).toBeInstanceOf(AtlsError);
-    return (e as AtlsError).code;
-  }
-}
 
 describe("frame encoding (docs/atls.md §4)", () => {
   test("client evidence is header ‖ oid ‖ document, big-endian", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
+import { codeOf } from "@asterism/testing";
 import {
   AttestationParseError,
   checkBinding,
@@ -15,16 +15,6 @@ const N = new Uint8Array(32).fill(2);
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const enc = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
 const good = { version: 1, variant: "qemu-vtpm", userData: b64(U), nonce: b64(N), evidence: { a: 1 } };
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("makeExtraData()", () => {
   test("= SHA-256(userData ‖ nonce)", () => {

@@ -1,19 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
+import { codeOf } from "@asterism/testing";
 import { checkPolicyForVariant, parseAttestationPolicy } from "./index.ts";
 
 const enc = (x: unknown) => new TextEncoder().encode(typeof x === "string" ? x : JSON.stringify(x));
 const H = "00".repeat(32);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("parseAttestationPolicy()", () => {
   test("policy object", () => {

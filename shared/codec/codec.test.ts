@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { fromHex, toHex } from "@asterism/bytes";
+import { codeOf } from "@asterism/testing";
 import {
   array,
   at,
@@ -29,16 +30,6 @@ import {
   u64le,
   union,
 } from "./index.ts";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CodecError) return e.code;
-    return `unexpected ${String(e)}`;
-  }
-  return undefined;
-}
 
 // TPM 2.0 Part 2 §10.11.1 TPMS_CLOCK_INFO, used as a realistic fixed-size golden structure.
 const TPMS_CLOCK_INFO = struct("TPMS_CLOCK_INFO", {

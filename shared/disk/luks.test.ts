@@ -2,14 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  DiskError,
-  installDiskKey,
-  Luks2,
-  noDeviceMapper,
-  prepareStateDisk,
-  systemCryptsetup,
-} from "./index.ts";
+import { codeOfAsync as codeOf } from "@asterism/testing";
+import { installDiskKey, Luks2, noDeviceMapper, prepareStateDisk, systemCryptsetup } from "./index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "asterism-luks-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,15 +17,6 @@ async function image(name: string): Promise<string> {
   const t = Bun.spawnSync(["truncate", "-s", "20M", p]);
   expect(t.exitCode).toBe(0);
   return p;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return e instanceof DiskError ? e.code : `unexpected ${String(e)}`;
-  }
-  return undefined;
 }
 
 describe("Luks2 on a file image (real cryptsetup)", () => {

@@ -1,18 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { codeOfAsync as codeOf } from "@asterism/testing";
 import { InitSecretError } from "./errors.ts";
 import { createInitSecretChecker } from "./init-secret.ts";
 
 const SECRET = "k2V8dP4qL9sT1wX6zB3nM7cF0hJ5gR2a"; // 32 characters, like the generated init secret
-
-async function codeOf(p: Promise<void>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    expect(e).toBeInstanceOf(InitSecretError);
-    return (e as InitSecretError).code;
-  }
-}
 
 describe("createInitSecretChecker", async () => {
   const hash = await Bun.password.hash(SECRET, { algorithm: "bcrypt", cost: 4 });

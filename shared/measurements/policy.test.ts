@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
+import { codeOf } from "@asterism/testing";
 import {
   createMeasurements,
   MeasurementsParseError,
@@ -12,16 +12,6 @@ import {
 
 const H32 = (b: string) => b.repeat(32);
 const H48 = (b: string) => b.repeat(48);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("parseMeasurementsJson()", () => {
   test("object form, legacy bare string (enforced) and default warnOnly=false", () => {

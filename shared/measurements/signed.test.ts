@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
-import { readTestdata } from "@asterism/testing";
+import { codeOf, readTestdata } from "@asterism/testing";
 import {
   type ImageSelector,
   loadSignedMeasurements,
@@ -28,16 +27,6 @@ const WANT: ImageSelector = {
   variant: "dummy",
 };
 const utf8 = (s: string) => new TextEncoder().encode(s);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("signed measurements (VECTORS.md V9)", () => {
   test("file SHA-256 is the stated one", () => {

@@ -1,10 +1,12 @@
 /**
  * Test-only helpers: where the shared vectors are, how many fuzz cases to run, a software attester for
- * protocol tests (it proves nothing), and (added by the TPM work) real swtpm processes. Never imported by
+ * protocol tests (it proves nothing), real swtpm processes and SoftHSM2 tokens. Never imported by
  * production code.
  *
  * @module
  */
+
+export { codeOf, codeOfAsync } from "./error-code.ts";
 export {
   createFakeSnpPlatform,
   type FakeSnpOptions,
@@ -12,6 +14,7 @@ export {
   INTERMEDIATE_SERIAL,
 } from "./fake-snp.ts";
 export { createFakeTdx, type FakePlatform, type FakeTdx, fakeTdxBody } from "./fake-tdx.ts";
+export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
 export {
   type AssertionJson,
   type AssertionOverrides,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
-import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
+import { codeOfAsync as codeOf, type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import {
   type ClosableTpm,
   EventLogWriter,
@@ -70,16 +69,6 @@ afterAll(async () => {
   await tpm?.close();
   await sw?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("gcp-sev-es", () => {
   const validator = () => createGcpSevEsValidator({ policy, akTrust: { roots: [ca.rootDer] }, now: NOW });

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encode } from "@asterism/codec";
-import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
-import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
+import { codeOfAsync as codeOf, type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import {
   type ClosableTpm,
   createAttestationKey,
@@ -56,16 +55,6 @@ afterAll(async () => {
   await tpm?.close();
   await sw?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 function mutateEvidence(f: (e: Record<string, unknown>) => void): Uint8Array {
   const d = JSON.parse(new TextDecoder().decode(doc));

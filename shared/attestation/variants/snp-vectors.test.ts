@@ -1,9 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { concat, fromBase64, fromBase64Url, fromHex } from "@asterism/bytes";
-import { isAsterismError } from "@asterism/errors";
 import { parseSnpPolicy } from "@asterism/sev-snp";
-import { readTestdata } from "@asterism/testing";
+import { codeOfAsync as codeOf, readTestdata } from "@asterism/testing";
 import { AK_TEMPLATE_RSA_2048, type TPMT_PUBLIC } from "@asterism/tpm";
 import { checkSnpReport, type SnpInstanceInfo } from "../vtpm/snp-instance.ts";
 import { checkHclAkBinding } from "./snp-vtpm.ts";
@@ -49,16 +48,6 @@ const azurePolicy = (over: Record<string, unknown> = {}) =>
       "5677f1de87289e7ad2c7e99c805d0468b1a9ccd83f0d245afa5242d405da4d5725852f8c6550564870e5f3206dfb1841",
     ...over,
   });
-
-async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("V1 azure-sev-snp SNP step", () => {
   test("verifies and validates with REPORT_DATA = SHA-256(runtime data) ‖ 0³²", async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { concat, toBase64Url } from "@asterism/bytes";
-import { isAsterismError } from "@asterism/errors";
 import { createMeasurements } from "@asterism/measurements";
 import { parseSnpPolicy } from "@asterism/sev-snp";
 import {
+  codeOfAsync as codeOf,
   createFakeSnpPlatform,
   type FakeSnpPlatform,
   type SwtpmInstance,
@@ -77,16 +77,6 @@ afterAll(async () => {
   await tpm?.close();
   await sw?.stop();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("aws-sev-snp", () => {
   const issuer = (over: Record<string, unknown> = {}) =>

@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
 import { certificatesFromPemOrDer } from "@asterism/pki";
-import { readTestdata } from "@asterism/testing";
+import { codeOfAsync as codeOf, readTestdata } from "@asterism/testing";
 import { verifyAkCertificate } from "./ak-cert.ts";
 
 // external/VECTORS.md §3.1 (go-tpm-tools server/verify_test.go TestValidateAK and friends).
@@ -21,16 +20,6 @@ beforeAll(async () => {
   gcpRoot = await readTestdata(...T, "ca-certs", "gcp_ek_ak_ca_root.crt");
   gcpInt = await readTestdata(...T, "ca-certs", "gcp_ek_ak_ca_intermediate_v3.crt");
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("verifyAkCertificate()", () => {
   test("GCE AK cert chains via tpm_ek_intermediate_2 to tpm_ek_root_1", async () => {

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
-import { readTestdata } from "@asterism/testing";
+import { codeOf, readTestdata } from "@asterism/testing";
 import { EventLogWriter, parseEventLog, TPM_ALG } from "@asterism/tpm";
 import { checkGceMachineState, GCP_SEV_ES_TECHNOLOGIES } from "../variants/gcp.ts";
 import { gceMachineState } from "./gce-machine-state.ts";
@@ -15,16 +14,6 @@ function logOf(events: ReturnType<typeof gceFirmwareEvents>) {
 
 const verifiedWith = (eventLog?: ReturnType<typeof parseEventLog>) =>
   ({ eventLog, eventLogVerified: eventLog !== undefined }) as unknown as VerifiedVtpm;
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("GCE machine state", () => {
   test("COS 85 AMD SEV vector: firmware v1, AMD_SEV", async () => {

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { isAsterismError } from "@asterism/errors";
-import { readTestdata } from "@asterism/testing";
+import { codeOfAsync as codeOf, readTestdata } from "@asterism/testing";
 import { parseEventLog } from "@asterism/tpm";
 import type { AkCertTrust } from "./ak-cert.ts";
 import type { VtpmEvidence } from "./evidence.ts";
@@ -24,16 +23,6 @@ beforeAll(async () => {
 });
 
 const cert = (): AkTrust => ({ kind: "certificate", trust });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAsterismError(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("verifyVtpmEvidence() on GCE vectors", () => {
   test("TestVerifyAttestationWithCerts: nonce9009 verifies via the AK certificate chain", async () => {
