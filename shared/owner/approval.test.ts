@@ -1,10 +1,15 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { fromBase64Url, toBase64Url } from "@asterism/bytes";
-import { type AssertionOverrides, AUTH_FLAGS, createSoftwareAuthenticator } from "@asterism/testing";
+import {
+  type AssertionOverrides,
+  AUTH_FLAGS,
+  codeOfAsync,
+  createSoftwareAuthenticator,
+} from "@asterism/testing";
 import { CLUSTER_ID, createFixture, type Fixture, key, NOW, ORIGIN, POLICY_A, RP } from "./_test-helpers.ts";
 import { type Approval, approvalFromAssertion, originAllowed, verifyApproval } from "./approval.ts";
 import { type Change, changeDigest, createChange } from "./change.ts";
-import { ApprovalError, OwnerParseError } from "./errors.ts";
+import type { OwnerParseError } from "./errors.ts";
 import { parseAssertionAuthenticatorData } from "./webauthn-data.ts";
 
 let f: Fixture;
@@ -37,16 +42,6 @@ const check = (counter = f.state.counters.get(alice().id) ?? 0) => ({
 });
 const sign = (o: AssertionOverrides = {}, c: Change = change): Approval =>
   approvalFromAssertion(f.auth.assert(key(f, "alice"), changeDigest(c), o));
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ACCEPTED";
-  } catch (err) {
-    if (err instanceof ApprovalError || err instanceof OwnerParseError) return err.code;
-    throw err;
-  }
-}
 
 describe("verifyApproval", () => {
   test("a fresh assertion over the change digest verifies", async () => {
@@ -157,12 +152,12 @@ describe("verifyApproval", () => {
     },
   ];
   test.each(cases)("$name → $wantCode", async ({ make, counter, wantCode }) => {
-    expect(await codeOf(verifyApproval(make(), check(counter)))).toBe(wantCode);
+    expect(await codeOfAsync(verifyApproval(make(), check(counter)))).toBe(wantCode);
   });
 
   test("authenticators that always report counter 0 are accepted while the stored counter is 0", async () => {
     expect((await verifyApproval(sign({ counter: 0 }), check(0))).signCount).toBe(0);
-    expect(await codeOf(verifyApproval(sign({ counter: 0 }), check(1)))).toBe("COUNTER_REPLAY");
+    expect(await codeOfAsync(verifyApproval(sign({ counter: 0 }), check(1)))).toBe("COUNTER_REPLAY");
   });
 });
 

@@ -2,9 +2,9 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isAsterismError } from "@asterism/errors";
 import { createMemoryLogger } from "@asterism/service";
 import { type ClusterState, openSqliteState } from "@asterism/state";
+import { codeOfAsync } from "@asterism/testing";
 import { approve, createFixture, type Fixture, key, NOW, next, POLICY_A, POLICY_B } from "./_test-helpers.ts";
 import { canonicalJsonBytes } from "./canonical-json.ts";
 import type { PolicyJson } from "./change.ts";
@@ -31,16 +31,6 @@ beforeEach(async () => {
   f = await createFixture(["alice", "bob"], 2);
   await store.commit(f.genesis, undefined, NOW);
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ACCEPTED";
-  } catch (err) {
-    if (isAsterismError(err)) return err.code;
-    throw err;
-  }
-}
 
 /** Propose and fully approve a policy change through the store. */
 async function approvePolicy(policy: PolicyJson) {
@@ -72,9 +62,9 @@ describe("OwnerStore", () => {
     const b = next({ ...f, state: log!.state }, "recovery", { node: "cp-0", reason: "r" });
     const pa = await store.propose(a);
     await store.propose(b);
-    expect(await codeOf(store.approve(pa.digest, approve(f.auth, key(f, "alice"), b), { now: NOW }))).toBe(
-      "CHALLENGE_MISMATCH",
-    );
+    expect(
+      await codeOfAsync(store.approve(pa.digest, approve(f.auth, key(f, "alice"), b), { now: NOW })),
+    ).toBe("CHALLENGE_MISMATCH");
     expect((await store.getPending(pa.digest))?.approvals).toHaveLength(0);
   });
 
@@ -87,7 +77,7 @@ describe("OwnerStore", () => {
     await store.approve(p.digest, approve(f.auth, key(f, "bob"), change), { now: NOW });
     // The change is in the log: proposing it again and replaying the assertion finds it stale.
     await store.propose(change);
-    expect(await codeOf(store.approve(p.digest, alice, { now: NOW }))).toBe("STALE_CHANGE");
+    expect(await codeOfAsync(store.approve(p.digest, alice, { now: NOW }))).toBe("STALE_CHANGE");
   });
 
   test("two committers racing for one slot: the second gets STALE_CHANGE", async () => {
@@ -99,7 +89,7 @@ describe("OwnerStore", () => {
       approvals: [approve(f.auth, key(f, "alice"), c), approve(f.auth, key(f, "bob"), c)],
     };
     await store.commit(entry, log!.state, NOW);
-    expect(await codeOf(store.commit(entry, log!.state, NOW))).toBe("STALE_CHANGE");
+    expect(await codeOfAsync(store.commit(entry, log!.state, NOW))).toBe("STALE_CHANGE");
   });
 
   test("unreadable pending objects are reported, not approved", async () => {
@@ -122,7 +112,7 @@ describe("approved-state loader", () => {
       anchor: f.state.genesisHash,
       logger: createMemoryLogger(),
     });
-    expect(await codeOf(loader.loadPolicy())).toBe("NO_APPROVED_POLICY");
+    expect(await codeOfAsync(loader.loadPolicy())).toBe("NO_APPROVED_POLICY");
   });
 
   test("loads the approved policy; a policy edited directly in state is refused loudly and the approved one stays", async () => {
@@ -163,7 +153,7 @@ describe("approved-state loader", () => {
     expect(r.policy?.json).toEqual(POLICY_A);
     expect(r.refused.map((e) => e.code)).toEqual(["CHAIN_BROKEN"]);
     const fresh = createApprovedStateLoader({ state, anchor: f.state.genesisHash, logger });
-    expect(await codeOf(fresh.load())).toBe("ENTRY_INVALID");
+    expect(await codeOfAsync(fresh.load())).toBe("ENTRY_INVALID");
     expect(logger.lines.filter((l) => l["level"] === "error").length).toBeGreaterThanOrEqual(2);
   });
 
@@ -190,6 +180,6 @@ describe("approved-state loader", () => {
       anchor: "ab".repeat(32),
       logger: createMemoryLogger(),
     });
-    expect(await codeOf(loader.load())).toBe("ANCHOR_MISMATCH");
+    expect(await codeOfAsync(loader.load())).toBe("ANCHOR_MISMATCH");
   });
 });
