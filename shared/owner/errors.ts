@@ -68,7 +68,9 @@ export type ChangeRejectedErrorCode =
   /** The payload breaks a rule of its kind (threshold above owner count, duplicate credential, …). */
   | "INVALID_PAYLOAD"
   /** A genesis change where the log already has one, or another kind where it has none. */
-  | "WRONG_KIND";
+  | "WRONG_KIND"
+  /** An operation (key rotation) that no approved change authorizes, or whose approval was used already. */
+  | "NOT_APPROVED";
 
 /** Thrown when a change is authentic but may not take effect. */
 export class ChangeRejectedError extends AsterismError<ChangeRejectedErrorCode> {

@@ -104,6 +104,7 @@ export {
   createApprovedStateLoader,
   type LoadedApprovals,
 } from "./loader.ts";
+export { approvedRotation, type PendingRotation, recordRotationDone } from "./operations.ts";
 export {
   type ApprovalProgress,
   CLOCK_SKEW_SECONDS,
