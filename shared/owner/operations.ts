@@ -54,7 +54,12 @@ export async function approvedRotation(opts: {
       actual: newest ? `the last approval (entry ${newest.sequence}) was carried out` : "no approval",
     });
   }
-  return { key: opts.key, sequence: newest.sequence, changeDigest: newest.changeDigest, reason: newest.payload.reason };
+  return {
+    key: opts.key,
+    sequence: newest.sequence,
+    changeDigest: newest.changeDigest,
+    reason: newest.payload.reason,
+  };
 }
 
 /** Record that the rotation approved in entry `sequence` was carried out (bounded compare-and-swap). */
@@ -65,12 +70,16 @@ export async function recordRotationDone(state: ClusterState, rotation: PendingR
     const cur = await readRecord(state, rotation.key);
     if (cur.sequence >= rotation.sequence) return;
     try {
-      if (cur.version === undefined) await state.create("config", name, data, { [OWNER_LABEL]: "operation-record" });
+      if (cur.version === undefined)
+        await state.create("config", name, data, { [OWNER_LABEL]: "operation-record" });
       else await state.update("config", name, data, cur.version);
       return;
     } catch (err) {
-      if (!(err instanceof StateError) || (err.code !== "CONFLICT" && err.code !== "ALREADY_EXISTS")) throw err;
+      if (!(err instanceof StateError) || (err.code !== "CONFLICT" && err.code !== "ALREADY_EXISTS"))
+        throw err;
     }
   }
-  throw new StateError("CONFLICT", `Cannot record rotation of ${rotation.key}`, { expected: "a write within 5 attempts" });
+  throw new StateError("CONFLICT", `Cannot record rotation of ${rotation.key}`, {
+    expected: "a write within 5 attempts",
+  });
 }
