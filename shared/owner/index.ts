@@ -118,6 +118,7 @@ export { formatTime } from "./schemas.ts";
 export {
   type ApproveResult,
   auditEntryName,
+  MAX_PENDING_LISTED,
   OWNER_LABEL,
   OwnerStore,
   type PendingChange,

@@ -43,6 +43,11 @@ export const POLICY_KEY = "policy.json";
 
 const ENTRY_PREFIX = "asterism-audit-";
 const PENDING_PREFIX = "asterism-change-";
+/**
+ * Pending changes read at most: anyone who can write cluster state can propose, so a flood must not
+ * grow every page and command without bound. The lowest sequences (the ones that can still apply) win.
+ */
+export const MAX_PENDING_LISTED = 64;
 /** Compare-and-swap retries when two approvals land at once. */
 const CAS_ATTEMPTS = 5;
 
@@ -153,8 +158,15 @@ export class OwnerStore {
     return p;
   }
 
-  /** Every pending change, plus the objects that could not be read (they are reported, never approved). */
-  async listPending(): Promise<{ pending: PendingChange[]; unreadable: UnreadablePending[] }> {
+  /**
+   * Pending changes (at most {@link MAX_PENDING_LISTED}; `omitted` counts the rest), plus the objects that
+   * could not be read (reported, never approved).
+   */
+  async listPending(): Promise<{
+    pending: PendingChange[];
+    unreadable: UnreadablePending[];
+    omitted: number;
+  }> {
     const objects = await this.state.list("config", { [OWNER_LABEL]: "pending-change" });
     const pending: PendingChange[] = [];
     const unreadable: UnreadablePending[] = [];
@@ -171,7 +183,12 @@ export class OwnerStore {
     pending.sort(
       (a, b) => a.change.sequence - b.change.sequence || a.change.createdAt.localeCompare(b.change.createdAt),
     );
-    return { pending, unreadable };
+    const over = (n: number) => Math.max(0, n - MAX_PENDING_LISTED);
+    return {
+      pending: pending.slice(0, MAX_PENDING_LISTED),
+      unreadable: unreadable.slice(0, MAX_PENDING_LISTED),
+      omitted: over(pending.length) + over(unreadable.length),
+    };
   }
 
   /** Drop a pending change (stale, or rejected by the owners). */

@@ -92,30 +92,38 @@ async function launch(a: App, token: string): Promise<string> {
   return cookie.split(";")[0] as string;
 }
 
-/** Register a passkey and finish, proving possession: what the enroll page's script does. */
+/** Register `count` passkeys for `name` and finish, proving possession: what the enroll page's script does. */
 async function enroll(
   a: App,
   cookie: string,
   name: string,
-): Promise<{ passkey: SoftwarePasskey; message: string }> {
-  const opts = await call(a, "POST", "/api/enroll/options", { cookie, body: { name } });
-  expect(opts.status).toBe(200);
-  const { response, passkey } = auth.register(opts.json["options"] as { challenge: string });
-  const reg = await call(a, "POST", "/api/enroll/register", {
-    cookie,
-    body: { name, label: `${name} key`, response },
-  });
-  expect(reg.status).toBe(200);
+  count = 1,
+): Promise<{ passkey: SoftwarePasskey; passkeys: SoftwarePasskey[]; message: string }> {
+  const passkeys: SoftwarePasskey[] = [];
+  for (let i = 0; i < count; i++) {
+    const opts = await call(a, "POST", "/api/enroll/options", { cookie, body: { name } });
+    expect(opts.status).toBe(200);
+    const { response, passkey } = auth.register(opts.json["options"] as { challenge: string });
+    const reg = await call(a, "POST", "/api/enroll/register", {
+      cookie,
+      body: { name, label: `${name} key ${i}`, response },
+    });
+    expect(reg.status).toBe(200);
+    passkeys.push(passkey);
+  }
   const fin = await call(a, "POST", "/api/enroll/finish", { cookie });
   expect(fin.status).toBe(200);
+  const proofs = fin.json["proofs"] as { challenge: string; allowCredentials: { id: string }[] }[];
+  expect(proofs).toHaveLength(count);
   let message = "";
-  for (const p of fin.json["proofs"] as { challenge: string }[]) {
+  for (const p of proofs) {
+    const passkey = passkeys.find((k) => k.credentialId === p.allowCredentials[0]?.id) as SoftwarePasskey;
     const assertion = auth.assert(passkey, fromBase64Url(p.challenge));
     const proof = await call(a, "POST", "/api/enroll/proof", { cookie, body: { assertion } });
     expect(proof.status).toBe(200);
     message = String(proof.json["message"]);
   }
-  return { passkey, message };
+  return { passkey: passkeys[0] as SoftwarePasskey, passkeys, message };
 }
 
 describe("local-server hardening", () => {
@@ -169,13 +177,21 @@ describe("ceremonies with a software authenticator", () => {
   test("genesis, sign-in (a used challenge cannot sign in again), and a second owner approved by the first", async () => {
     // First owner: genesis.
     const e = app("enroll", "t1");
-    const alice = await enroll(e, await launch(e, "t1"), "alice");
+    const alice = await enroll(e, await launch(e, "t1"), "alice", 2);
     expect(alice.message).toContain("Genesis hash");
     expect(events.map((x) => x.kind)).toEqual(["committed"]);
     const anchor = (events[0] as { hash: string }).hash;
 
     // Sign in to the console with alice's passkey; the same assertion cannot sign in twice.
     const c = app("console");
+    const backup = await call(c, "POST", "/api/login/options");
+    const viaBackup = auth.assert(
+      alice.passkeys[1]!,
+      fromBase64Url((backup.json["options"] as { challenge: string }).challenge),
+    );
+    expect((await call(c, "POST", "/api/login", { body: { assertion: viaBackup } })).json["owner"]).toBe(
+      "alice",
+    );
     const opts = await call(c, "POST", "/api/login/options");
     const assertion = auth.assert(
       alice.passkey,

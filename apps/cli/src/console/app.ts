@@ -315,10 +315,10 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
     const denied = guard(c);
     if (denied) return denied;
     const a = await deps.source.approvals();
-    const { pending, unreadable } = await store.listPending();
+    const { pending, unreadable, omitted } = await store.listPending();
     const views: PendingView[] = [];
     for (const p of pending) views.push(await pendingView(a, p));
-    return page(c, "changes", "Pending changes", changesPage(a, views, unreadable));
+    return page(c, "changes", "Pending changes", changesPage(a, views, unreadable, omitted));
   });
 
   app.get("/audit", async (c) => {

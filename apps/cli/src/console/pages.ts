@@ -211,8 +211,10 @@ export function changesPage(
   a: ApprovalsView,
   views: readonly PendingView[],
   unreadable: readonly { name: string; code: string }[],
+  omitted = 0,
 ): Html {
   return html`${refusalBanners(a)}
+${omitted ? html`<div class="banner banner-warn" role="note">${omitted} more proposal(s) not shown. Someone may be flooding cluster state with proposals.</div>` : ""}
 ${views.length === 0 ? html`<p>No changes are waiting for approval.</p>` : ""}
 ${views.map((v) => {
   const c = v.pending.change;
@@ -263,11 +265,19 @@ export function approversByEntry(entries: readonly AuditEntry[]): string[][] {
   return entries.map((e) => {
     const before = owners;
     if (e.change.kind === "genesis" || e.change.kind === "owner-change") owners = e.change.payload.owners;
-    const lookup = e.change.kind === "genesis" ? owners : before;
     const names = new Set<string>();
     for (const a of e.approvals) {
-      const o = lookup.find((x) => x.credentials.some((c) => c.id === a.credentialId));
-      names.add(o ? o.name : `new passkey ${a.credentialId.slice(0, 8)}`);
+      const has = (x: Owner) => x.credentials.some((c) => c.id === a.credentialId);
+      // Current owners approve; passkeys a change adds only prove possession (genesis: all of them).
+      const current = e.change.kind === "genesis" ? undefined : before.find(has);
+      const added = owners.find(has);
+      names.add(
+        current
+          ? current.name
+          : added
+            ? `${added.name} (new passkey)`
+            : `unknown ${a.credentialId.slice(0, 8)}`,
+      );
     }
     return [...names];
   });

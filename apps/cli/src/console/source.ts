@@ -6,7 +6,6 @@
 import { fromUtf8 } from "@asterism/bytes";
 import {
   type AuditEntry,
-  type AuditLogError,
   canonicalJsonBytes,
   OwnerStore,
   type VerifiedLog,
@@ -51,7 +50,7 @@ export interface ApprovalsView {
   /** Undefined before genesis, or when the log does not verify (then `error` says why). */
   readonly log: VerifiedLog | undefined;
   readonly entries: readonly AuditEntry[];
-  readonly error: AuditLogError | Error | undefined;
+  readonly error: Error | undefined;
   /** The pinned anchor, when the console was given one. */
   readonly anchor: string | undefined;
   /** True when the published policy object differs from the approved one (edited without approval). */
@@ -89,7 +88,7 @@ export function stateSource(state: ClusterState, opts: { anchor?: string } = {})
       return {
         log,
         entries,
-        error: error as AuditLogError | Error | undefined,
+        error,
         anchor: opts.anchor,
         policyObjectTampered,
       };

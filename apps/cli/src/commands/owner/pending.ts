@@ -28,7 +28,7 @@ export const pendingCommand = defineCommand({
       const source = stateSource(state, anchor ? { anchor } : {});
       const a = await source.approvals();
       if (a.error) throw a.error;
-      const { pending, unreadable } = await source.store.listPending();
+      const { pending, unreadable, omitted } = await source.store.listPending();
       const rows = [];
       for (const p of pending) {
         let status: string;
@@ -51,7 +51,7 @@ export const pendingCommand = defineCommand({
           ...describeChange(a.log?.state, p.change),
         });
       }
-      if (ctx.json) ctx.io.stdout(`${JSON.stringify({ pending: rows, unreadable })}\n`);
+      if (ctx.json) ctx.io.stdout(`${JSON.stringify({ pending: rows, unreadable, omitted })}\n`);
       else {
         if (rows.length === 0) ctx.io.stdout("No pending changes.\n");
         for (const r of rows) {
@@ -59,6 +59,7 @@ export const pendingCommand = defineCommand({
           printDescription(ctx.io.stdout, r);
         }
         for (const u of unreadable) ctx.io.stdout(`unreadable: ${u.name} (${u.code})\n`);
+        if (omitted) ctx.io.stdout(`${omitted} more not shown\n`);
       }
       return ExitCode.OK;
     } finally {
