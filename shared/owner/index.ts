@@ -105,6 +105,7 @@ export {
   type LoadedApprovals,
 } from "./loader.ts";
 export { approvedRotation, type PendingRotation, recordRotationDone } from "./operations.ts";
+export { type EnforcedPolicy, enforceApprovedPolicy, policyFingerprint, samePolicy } from "./policy-gate.ts";
 export {
   type ApprovalProgress,
   CLOCK_SKEW_SECONDS,

@@ -2,6 +2,7 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseAttestationPolicy } from "@asterism/attestation";
 import { createMemoryLogger } from "@asterism/service";
 import { type ClusterState, openSqliteState } from "@asterism/state";
 import { codeOfAsync } from "@asterism/testing";
@@ -9,6 +10,7 @@ import { approve, createFixture, type Fixture, key, NOW, next, POLICY_A, POLICY_
 import { canonicalJsonBytes } from "./canonical-json.ts";
 import type { PolicyJson } from "./change.ts";
 import { createApprovedStateLoader } from "./loader.ts";
+import { enforceApprovedPolicy } from "./policy-gate.ts";
 import { auditEntryName, OwnerStore, POLICY_KEY, POLICY_OBJECT } from "./store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "asterism-owner-"));
@@ -181,5 +183,52 @@ describe("approved-state loader", () => {
       logger: createMemoryLogger(),
     });
     expect(await codeOfAsync(loader.load())).toBe("ANCHOR_MISMATCH");
+  });
+});
+
+describe("enforceApprovedPolicy (services with their own policy copy)", () => {
+  test("the approved policy is enforced; a differing stored copy is refused loudly; the same policy spelled differently is not", async () => {
+    const logger = createMemoryLogger();
+    const loader = createApprovedStateLoader({ state, anchor: f.state.genesisHash, logger });
+    expect(
+      await codeOfAsync(enforceApprovedPolicy({ loader, stored: undefined, object: "join-config", logger })),
+    ).toBe("NO_APPROVED_POLICY");
+    await approvePolicy(POLICY_A);
+    const sameSpelledOtherwise = parseAttestationPolicy(
+      new TextEncoder().encode(
+        JSON.stringify({
+          measurements: {
+            "12": { expected: "12".repeat(32), warnOnly: true },
+            "9": "99".repeat(32).toUpperCase(),
+            "4": "44".repeat(32),
+          },
+          variants: ["qemu-vtpm"],
+        }),
+      ),
+    );
+    const ok = await enforceApprovedPolicy({
+      loader,
+      stored: sameSpelledOtherwise,
+      object: "join-config",
+      logger,
+    });
+    expect(ok.refused).toHaveLength(0);
+    expect(ok.approved.json).toEqual(POLICY_A);
+
+    const edited = parseAttestationPolicy(canonicalJsonBytes(POLICY_B));
+    const refused: string[] = [];
+    const r = await enforceApprovedPolicy({
+      loader,
+      stored: edited,
+      object: "join-config",
+      logger,
+      onRefused: (e) => refused.push(e.code),
+    });
+    expect(r.approved.json).toEqual(POLICY_A);
+    expect(refused).toEqual(["POLICY_NOT_APPROVED"]);
+    expect(logger.lines.find((l) => l["code"] === "POLICY_NOT_APPROVED")).toMatchObject({
+      level: "error",
+      object: "join-config",
+    });
   });
 });
