@@ -20,6 +20,26 @@ async function image(name: string): Promise<string> {
 }
 
 describe("Luks2 on a file image (real cryptsetup)", () => {
+  test("LUKS2 tokens: absent, written, replaced", async () => {
+    const img = await image("tok.img");
+    await luks.format(img, rand());
+    expect(await luks.readToken(img)).toBeUndefined();
+    await luks.writeToken(img, { type: "asterism-state-disk", keyslots: [], initialized: false });
+    expect(await luks.readToken(img)).toEqual({
+      type: "asterism-state-disk",
+      keyslots: [],
+      initialized: false,
+    });
+    await luks.writeToken(img, {
+      type: "asterism-state-disk",
+      keyslots: [],
+      initialized: true,
+      salt: "AA==",
+    });
+    expect((await luks.readToken(img))?.["initialized"]).toBe(true);
+    expect(await codeOf(luks.readToken(join(dir, "missing.img")))).toBe("CRYPTSETUP_FAILED");
+  });
+
   test("format, uuid, test a key, add and remove keys", async () => {
     const img = await image("a.img");
     expect(await luks.isLuks(img)).toBe(false);

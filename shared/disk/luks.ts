@@ -64,6 +64,41 @@ export class Luks2 {
     if (r.code !== 0) failed(`Cannot add a key to ${device}`, r);
   }
 
+  /**
+   * LUKS2 token `id` (its JSON object), or undefined when the header has none. Tokens live in the
+   * unencrypted header: public metadata only (state flags, a salt), never key material.
+   */
+  async readToken(device: string, id = 0): Promise<Record<string, unknown> | undefined> {
+    const r = await this.#cs.run(["luksDump", "--dump-json-metadata", device]);
+    if (r.code !== 0) failed(`Cannot read the LUKS2 header of ${device}`, r);
+    let tokens: unknown;
+    try {
+      tokens = (JSON.parse(r.stdout) as { tokens?: unknown }).tokens;
+    } catch (cause) {
+      throw new DiskError("CRYPTSETUP_FAILED", `Cannot parse the LUKS2 header of ${device}`, { cause });
+    }
+    const t =
+      typeof tokens === "object" && tokens !== null
+        ? (tokens as Record<string, unknown>)[String(id)]
+        : undefined;
+    return typeof t === "object" && t !== null && !Array.isArray(t)
+      ? (t as Record<string, unknown>)
+      : undefined;
+  }
+
+  /** Write (create or replace) LUKS2 token `id`. `type` names the token; `keyslots` is usually `[]`. */
+  async writeToken(
+    device: string,
+    token: { readonly type: string; readonly keyslots: readonly string[] } & Record<string, unknown>,
+    id = 0,
+  ): Promise<void> {
+    const r = await this.#cs.run(
+      ["token", "import", "--token-id", String(id), "--token-replace", "--json-file", "-", device],
+      new TextEncoder().encode(JSON.stringify(token)),
+    );
+    if (r.code !== 0) failed(`Cannot write LUKS2 token ${id} of ${device}`, r);
+  }
+
   /** Remove the slot that `key` opens (`luksRemoveKey`). Refused by cryptsetup if it is the last slot in batch mode. */
   async removeKey(device: string, key: Uint8Array): Promise<void> {
     checkKey(key);

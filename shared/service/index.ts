@@ -5,6 +5,7 @@
  * @module
  */
 export { handleServiceFlags, type ServiceInfo } from "./flags.ts";
+export { createEndpointsFile, type ListenAddress, listenerUrl, parseListenAddress } from "./listen.ts";
 export {
   createJsonLogger,
   createMemoryLogger,

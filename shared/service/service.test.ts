@@ -1,5 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { createJsonLogger, createMemoryLogger, handleServiceFlags, MetricsRegistry } from "./index.ts";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createEndpointsFile,
+  createJsonLogger,
+  createMemoryLogger,
+  handleServiceFlags,
+  listenerUrl,
+  MetricsRegistry,
+  parseListenAddress,
+} from "./index.ts";
 
 describe("logger", () => {
   test("writes JSON lines with time, level, message and fields", () => {
@@ -62,5 +73,38 @@ describe("service flags", () => {
     expect(handleServiceFlags(info, ["--help"], (s) => void out.push(s))).toBe(0);
     expect(out.join("")).toContain("DEMO_PORT");
     expect(handleServiceFlags(info, [])).toBeUndefined();
+  });
+});
+
+describe("listen addresses and the endpoints file", () => {
+  test.each([
+    { s: "127.0.0.1:9000", want: { host: "127.0.0.1", port: 9000 } },
+    { s: "[::1]:0", want: { host: "::1", port: 0 } },
+    { s: "localhost:8080", want: { host: "localhost", port: 8080 } },
+    { s: "127.0.0.1", want: undefined },
+    { s: "127.0.0.1:70000", want: undefined },
+    { s: "300.0.0.1:1", want: undefined },
+    { s: "example.com:80", want: undefined },
+  ])("parseListenAddress($s)", ({ s, want }) => {
+    expect(parseListenAddress(s)).toEqual(want);
+  });
+
+  test("the endpoints file is rewritten whole on each change", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "asterism-endpoints-"));
+    try {
+      const path = join(dir, "endpoints.json");
+      const f = createEndpointsFile(path);
+      await f.set("init", listenerUrl("https", "127.0.0.1", 1234));
+      await f.set("http", listenerUrl("http", "::1", 80));
+      expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({
+        init: "https://127.0.0.1:1234",
+        http: "http://[::1]:80",
+      });
+      await f.remove("init");
+      expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ http: "http://[::1]:80" });
+      await createEndpointsFile(undefined).set("x", "y");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

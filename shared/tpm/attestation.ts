@@ -1,23 +1,30 @@
 import { bytesEqual } from "@asterism/bytes";
+
 import { decode, encode } from "@asterism/codec";
+
 import {
   TPM2_ActivateCredential,
   TPM2_MakeCredential,
   TPM2_PolicySecret,
   TPM2_StartAuthSession,
 } from "./commands/credential.ts";
-import { createPrimary, flush, type LoadedObject } from "./commands/object.ts";
+
+import { createPrimary, evictControl, flush, type LoadedObject, readPublic } from "./commands/object.ts";
 import { type PcrBanks, readPcrs } from "./commands/pcr.ts";
+
 import { SIG_SCHEME_NULL, TPM2_Quote } from "./commands/quote.ts";
 import { getRandom } from "./commands/random.ts";
 import { startup } from "./commands/startup.ts";
 import { TPM_ALG, TPM_RH, TPM_SE } from "./constants.ts";
 import { TpmError } from "./errors.ts";
 import { createTpm, type Tpm } from "./execute.ts";
+
 import { hashInfo } from "./hash.ts";
-import { decodeRc, TPM_RC } from "./rc.ts";
+import { decodeRc, isTpmRc, TPM_RC } from "./rc.ts";
 import { TPMS_ATTEST, type TPMS_QUOTE_INFO } from "./structures/attest.ts";
+
 import type { PcrSelection } from "./structures/basic.ts";
+import { TPMT_PUBLIC } from "./structures/public.ts";
 import { TPMT_SIGNATURE } from "./structures/signature.ts";
 import {
   AK_TEMPLATE_ECC_P256,
@@ -75,6 +82,68 @@ export function createAttestationKey(tpm: Tpm, opts: { alg?: KeyAlgorithm } = {}
     TPM_RH.ENDORSEMENT,
     (opts.alg ?? "rsa") === "rsa" ? AK_TEMPLATE_RSA_2048 : AK_TEMPLATE_ECC_P256,
   );
+}
+
+/**
+ * Default persistent handle of Asterism's attestation key. Owner-range persistent handles are
+ * 0x81000000–0x817FFFFF (Part 2 §7.5 / TCG Provisioning Guidance); 0x81000A57 is not used by the common
+ * stacks (SRK 0x81000001, EKs 0x8101xxxx, GCE AK 0x81008F01).
+ */
+export const ASTERISM_AK_HANDLE = 0x81000a57;
+
+/**
+ * The attestation key as a persistent object: created once per TPM (TPM2_CreatePrimary from the AK
+ * template, then TPM2_EvictControl to `handle`) and reused by every process afterwards, so quoting needs
+ * neither a key generation (RSA-2048: 66–322 ms on swtpm) nor a transient slot (swtpm has no resource
+ * manager). An object already at `handle` is used only if its public area matches the template in every
+ * field but `unique`: a restricted, fixedTPM signing key only ever signs TPM-generated structures, so a
+ * planted key of this shape cannot forge quotes; anything else is refused, never overwritten.
+ *
+ * Two processes racing on the first creation both succeed (the loser of TPM2_EvictControl reads the
+ * winner's key).
+ */
+export async function persistentAttestationKey(
+  tpm: Tpm,
+  opts: { alg?: KeyAlgorithm; handle?: number } = {},
+): Promise<LoadedObject> {
+  const template = (opts.alg ?? "rsa") === "rsa" ? AK_TEMPLATE_RSA_2048 : AK_TEMPLATE_ECC_P256;
+  const handle = opts.handle ?? ASTERISM_AK_HANDLE;
+  if (handle >>> 24 !== 0x81)
+    throw new TpmError("INVALID_ARGUMENT", "Cannot persist the attestation key", {
+      expected: "a persistent handle 0x81xxxxxx",
+      actual: `0x${handle.toString(16)}`,
+    });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let existing: { public: TPMT_PUBLIC; name: Uint8Array } | undefined;
+    try {
+      existing = await readPublic(tpm, handle);
+    } catch (err) {
+      if (!isTpmRc(err, TPM_RC.HANDLE)) throw err;
+    }
+    if (existing) {
+      const shape = (p: TPMT_PUBLIC) => encode(TPMT_PUBLIC, { ...p, unique: template.unique });
+      if (existing.public.type !== template.type || !bytesEqual(shape(existing.public), shape(template)))
+        throw new TpmError("UNSUPPORTED", "Cannot use the object at the attestation-key handle", {
+          expected: "a restricted signing key made from the AK template",
+          actual: `another object at 0x${handle.toString(16)}`,
+        });
+      return { handle, public: existing.public, name: existing.name };
+    }
+    const fresh = await createPrimary(tpm, TPM_RH.ENDORSEMENT, template);
+    try {
+      await evictControl(tpm, fresh.handle, handle);
+      return { handle, public: fresh.public, name: fresh.name };
+    } catch (err) {
+      // Another process persisted it between our read and our evict: read theirs on the next round.
+      if (!isTpmRc(err, TPM_RC.NV_DEFINED)) throw err;
+    } finally {
+      await flush(tpm, fresh.handle);
+    }
+  }
+  throw new TpmError("UNSUPPORTED", "Cannot persist the attestation key", {
+    expected: `a key at 0x${handle.toString(16)}`,
+    actual: "none after two attempts",
+  });
 }
 
 /** A quote as the TPM produced it: the exact signed TPMS_ATTEST bytes and the TPMT_SIGNATURE bytes. */

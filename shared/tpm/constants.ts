@@ -64,6 +64,7 @@ export const TPM_ST = {
 
 /** Part 2 §6.5.2 "TPM_CC": command codes of the commands this module sends. */
 export const TPM_CC = {
+  EvictControl: 0x00000120,
   PCR_Event: 0x0000013c,
   CreatePrimary: 0x00000131,
   Startup: 0x00000144,

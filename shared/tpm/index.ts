@@ -27,6 +27,7 @@
 
 // High-level operations.
 export {
+  ASTERISM_AK_HANDLE,
   activateCredential,
   type ClosableTpm,
   type Credential,
@@ -35,6 +36,7 @@ export {
   type KeyAlgorithm,
   makeCredential,
   openSwtpm,
+  persistentAttestationKey,
   type Quote,
   quote,
   quoteWithPcrs,
@@ -64,10 +66,12 @@ export {
 } from "./commands/nv.ts";
 export {
   createPrimary,
+  evictControl,
   flush,
   type LoadedObject,
   readPublic,
   TPM2_CreatePrimary,
+  TPM2_EvictControl,
   TPM2_FlushContext,
   TPM2_ReadPublic,
   withObject,

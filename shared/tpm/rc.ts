@@ -140,6 +140,7 @@ export const TPM_RC = {
   TESTING: 0x90a,
   OBJECT_MEMORY: 0x902,
   NV_UNINITIALIZED: 0x14a,
+  NV_DEFINED: 0x14c,
   TYPE: 0x08a,
   SIZE: 0x095,
 } as const;

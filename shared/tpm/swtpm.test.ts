@@ -8,6 +8,7 @@ import {
   createEk,
   digest,
   EK_AUTH_POLICY_SHA256,
+  evictControl,
   extendPcr,
   flush,
   getCapability,
@@ -20,6 +21,7 @@ import {
   objectName,
   openSwtpm,
   pcrEvent,
+  persistentAttestationKey,
   QuoteVerificationError,
   quote,
   quoteWithPcrs,
@@ -196,6 +198,38 @@ describe("swtpm commands", () => {
     expect(err).toBeInstanceOf(TpmError);
     expect(isTpmRc(err, TPM_RC.HANDLE)).toBe(true);
     expect((err as TpmError).rc?.subject).toEqual({ kind: "handle", index: 1 });
+  });
+});
+
+describe("persistent attestation key", () => {
+  test("persistentAttestationKey creates the AK once, reuses it, quotes with it and refuses a foreign key", async () => {
+    const handle = 0x81000a60;
+    const first = await persistentAttestationKey(tpm, { alg: "ecc", handle });
+    const t0 = performance.now();
+    const again = await persistentAttestationKey(tpm, { alg: "ecc", handle });
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(again.handle).toBe(handle);
+    expect(again.name).toEqual(first.name);
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    const sel = [{ hash: TPM_ALG.SHA256, pcrSelect: [0, 16] }];
+    const q = await quote(tpm, { ak: again, pcrs: sel, qualifyingData: nonce });
+    await verifyQuote({
+      akPublic: again.public,
+      attest: q.attest,
+      signature: q.signature,
+      nonce,
+      pcrs: await readPcrs(tpm, sel),
+    });
+    // An RSA AK asked for at a handle holding the ECC one: refused, not overwritten.
+    const err = await persistentAttestationKey(tpm, { alg: "rsa", handle }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TpmError);
+    expect((err as TpmError).code).toBe("UNSUPPORTED");
+    expect((await persistentAttestationKey(tpm, { alg: "ecc", handle })).name).toEqual(first.name);
+    const bad = await persistentAttestationKey(tpm, { handle: 0x80000001 }).catch((e: unknown) => e);
+    expect((bad as TpmError).code).toBe("INVALID_ARGUMENT");
+    // Remove it again (EvictControl on a persistent handle deletes it).
+    await evictControl(tpm, handle, handle);
+    expect(isTpmRc(await readPublic(tpm, handle).catch((e: unknown) => e), TPM_RC.HANDLE)).toBe(true);
   });
 });
 

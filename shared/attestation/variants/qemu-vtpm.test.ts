@@ -9,12 +9,15 @@ import {
   EventLogWriter,
   extendPcr,
   flush,
+  getCapability,
   measureEvent,
   openSwtpm,
   parseTpmtPublic,
+  persistentAttestationKey,
   quote,
   readPcrs,
   TPM_ALG,
+  TPM_CAP,
   TPMT_PUBLIC,
 } from "@asterism/tpm";
 import { makeExtraData, tpmQualifyingData } from "../binding.ts";
@@ -69,6 +72,23 @@ describe("qemu-vtpm on swtpm", () => {
     expect(claims.measurements[4]).toBe(Buffer.from(pcrs.get(4) ?? []).toString("hex"));
     expect(claims.trust?.identityTrusted).toBe(false);
     expect(claims.warnings.some((w) => w.startsWith("attestation key not verified"))).toBe(true);
+  });
+
+  test("a persistent AK (created once) gives the same AK and valid documents, with no transient left", async () => {
+    const ak = () => persistentAttestationKey(tpm);
+    const issuer = createQemuVtpmIssuer({ tpm, attestationKey: ak });
+    const n2 = new Uint8Array(32).fill(0x33);
+    const d1 = await issuer.issue(userData, n2);
+    const d2 = await issuer.issue(userData, n2);
+    const v = createQemuVtpmValidator({ policy });
+    const c1 = await v.validate(d1, n2);
+    const c2 = await v.validate(d2, n2);
+    // Same key as the transient AK from the same template (primary keys are derived from the seed).
+    const c0 = await v.validate(doc, nonce);
+    expect(c1.details["akSpki"]).toBe(c0.details["akSpki"]);
+    expect(c2.details["akSpki"]).toBe(c0.details["akSpki"]);
+    const { data } = await getCapability(tpm, TPM_CAP.HANDLES, 0x80000000, 16);
+    expect(data.data).toEqual([]);
   });
 
   test("pinned AK: trusted when it is this TPM's AK", async () => {

@@ -14,6 +14,7 @@ import {
   flush,
   hashInfo,
   type KeyAlgorithm,
+  type LoadedObject,
   type PcrSelection,
   parseTpmsAttest,
   quote,
@@ -41,6 +42,11 @@ export interface VtpmIssuerDeps {
   readonly tpm: Tpm;
   /** AK algorithm; Constellation uses RSA-2048. */
   readonly akAlg?: KeyAlgorithm;
+  /**
+   * A long-lived AK to quote with (e.g. `persistentAttestationKey`, resolved once per process). Without it
+   * every issue creates a transient AK and flushes it again, which costs an RSA key generation per quote.
+   */
+  readonly attestationKey?: () => Promise<LoadedObject>;
   /** The TCG event log, if the platform has one (e.g. /sys/kernel/security/tpm0/binary_bios_measurements). */
   readonly readEventLog?: () => Promise<Uint8Array | undefined>;
 }
@@ -79,7 +85,10 @@ async function issueLocked(
 ): Promise<VtpmEvidence> {
   const extraData = makeExtraData(userData, nonce); // length errors before touching the TPM
   const selection: PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrSelect: [...QUOTED_PCRS] }];
-  const ak = await createAttestationKey(deps.tpm, { alg: deps.akAlg ?? "rsa" });
+  const owned = deps.attestationKey === undefined;
+  const ak = owned
+    ? await createAttestationKey(deps.tpm, { alg: deps.akAlg ?? "rsa" })
+    : await (deps.attestationKey as () => Promise<LoadedObject>)();
   try {
     // Instance info may depend on the AK (aws-sev-snp: the SNP report binds SHA-512 of the AK SPKI).
     const instanceInfo = typeof info === "function" ? await info(ak.public) : info;
@@ -108,7 +117,7 @@ async function issueLocked(
       }
     }
   } finally {
-    await flush(deps.tpm, ak.handle);
+    if (owned) await flush(deps.tpm, ak.handle);
   }
   throw new AttestationVerifyError("PCR_DIGEST_MISMATCH", "PCRs kept changing while quoting", {
     expected: `stable PCRs within ${MAX_QUOTE_ATTEMPTS} attempts`,

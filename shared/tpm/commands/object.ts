@@ -1,5 +1,5 @@
 import { type Infer, sized, sizedOf, struct, u16, u32 } from "@asterism/codec";
-import { TPM_CC } from "../constants.ts";
+import { TPM_CC, TPM_RH } from "../constants.ts";
 import { command, type Tpm } from "../execute.ts";
 import { TPM2B_AUTH, TPM2B_DATA, TPM2B_DIGEST, TPM2B_NAME, TPML_PCR_SELECTION } from "../structures/basic.ts";
 import { TPM2B_PUBLIC, type TPMT_PUBLIC } from "../structures/public.ts";
@@ -77,6 +77,32 @@ export const TPM2_FlushContext = command({
   responseHandles: 0,
   response: struct("TPM2_FlushContext_Response", {}),
 });
+
+/**
+ * Part 3 §28.5 "TPM2_EvictControl": @auth (TPMI_RH_PROVISION, owner or platform), objectHandle;
+ * persistentHandle. With a transient object it makes a persistent copy at `persistentHandle`; with a
+ * persistent one it removes it.
+ */
+export const TPM2_EvictControl = command({
+  name: "TPM2_EvictControl",
+  code: TPM_CC.EvictControl,
+  handles: 2,
+  authHandles: 1,
+  params: struct("TPM2_EvictControl", { persistentHandle: u32 }),
+  responseHandles: 0,
+  response: struct("TPM2_EvictControl_Response", {}),
+});
+
+/**
+ * Persist a transient object at `persistentHandle` (owner range 0x81000000–0x817FFFFF), authorised by the
+ * owner hierarchy with an empty password. The transient copy stays loaded: flush it.
+ */
+export async function evictControl(tpm: Tpm, objectHandle: number, persistentHandle: number): Promise<void> {
+  await tpm.run(TPM2_EvictControl, {
+    handles: [TPM_RH.OWNER, objectHandle],
+    params: { persistentHandle },
+  });
+}
 
 /** A loaded transient object. Call {@link flush} (or use {@link withObject}) when done. */
 export interface LoadedObject {

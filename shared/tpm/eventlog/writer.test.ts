@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import { type ClosableTpm, createAttestationKey, openSwtpm, quoteWithPcrs } from "../attestation.ts";
 import { flush } from "../commands/object.ts";
-import type { PcrBanks } from "../commands/pcr.ts";
+import { type PcrBanks, readPcrs } from "../commands/pcr.ts";
 import { TPM_ALG } from "../constants.ts";
 import { verifyQuote } from "../verify/quote.ts";
 import { EV } from "./event-types.ts";
@@ -78,5 +78,25 @@ describe("EventLogWriter on swtpm", () => {
     expect(m.explained.get(TPM_ALG.SHA256)?.get(4)).toEqual([6, 11]);
     // The EV_NO_ACTION event is in the log but explains nothing.
     expect([...(m.explained.get(TPM_ALG.SHA256)?.values() ?? [])].flat()).not.toContain(10);
+  });
+});
+
+describe("EventLogWriter.resume", () => {
+  test("continues a firmware log with its banks; the result replays to both parts", async () => {
+    const fw = new EventLogWriter([TPM_ALG.SHA1, TPM_ALG.SHA256]);
+    await measureEvent(tpm, fw, { pcrIndex: 9, eventType: EV.IPL, data: enc("initrd") });
+    const resumed = EventLogWriter.resume(fw.bytes());
+    expect(resumed.banks).toEqual([TPM_ALG.SHA1, TPM_ALG.SHA256]);
+    await measureEvent(tpm, resumed, { pcrIndex: 16, eventType: EV.EVENT_TAG, data: enc("identity") });
+    const parsed = parseEventLog(resumed.bytes());
+    expect(parsed.events.map((e) => e.pcrIndex)).toEqual([0, 9, 16]);
+    const pcrs = await readPcrs(tpm, [{ hash: TPM_ALG.SHA256, pcrSelect: [9, 16] }]);
+    const m = matchEventLog(parsed, pcrs);
+    expect(m.unexplained.get(TPM_ALG.SHA256)).toEqual([]);
+    expect(m.explained.get(TPM_ALG.SHA256)?.get(16)).toEqual([2]);
+  });
+
+  test("refuses garbage", () => {
+    expect(() => EventLogWriter.resume(new Uint8Array([1, 2, 3]))).toThrow();
   });
 });

@@ -6,7 +6,7 @@ import { EventLogError } from "../errors.ts";
 import type { Tpm } from "../execute.ts";
 import { digest, hashInfo } from "../hash.ts";
 import { EV } from "./event-types.ts";
-import { MAX_EVENTS } from "./parse.ts";
+import { MAX_EVENTS, parseEventLog } from "./parse.ts";
 import { SPEC_ID_EVENT03, TCG_EfiSpecIDEvent, TCG_PCClientPCREvent, tcgPcrEvent2 } from "./structures.ts";
 
 /** One event to record. */
@@ -33,10 +33,28 @@ export interface EventInput {
  * await Bun.write("eventlog.bin", log.bytes());
  */
 export class EventLogWriter {
-  private readonly w = new ByteWriter();
+  private w = new ByteWriter();
   private readonly sizes: Map<number, number>;
   private readonly codec: ReturnType<typeof tcgPcrEvent2>;
   private count = 0;
+
+  /**
+   * Continue an existing crypto-agile log (e.g. the firmware's, from securityfs): later appends use its
+   * banks and follow its events, so one log explains both the firmware's PCRs and ours.
+   */
+  static resume(log: Uint8Array): EventLogWriter {
+    const parsed = parseEventLog(log);
+    if (parsed.format !== "crypto-agile")
+      throw new EventLogError("MALFORMED", "Cannot continue a log", {
+        expected: "a crypto-agile log",
+        actual: parsed.format,
+      });
+    const w = new EventLogWriter([...parsed.algorithms.keys()]);
+    w.w = new ByteWriter();
+    w.w.bytes(log);
+    w.count = parsed.events.length;
+    return w;
+  }
 
   constructor(readonly banks: readonly number[] = [TPM_ALG.SHA256]) {
     if (!banks.length || new Set(banks).size !== banks.length)

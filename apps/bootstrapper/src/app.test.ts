@@ -1,0 +1,123 @@
+import { describe, expect, test } from "bun:test";
+import { toBase64 } from "@asterism/bytes";
+import { KeysError } from "@asterism/keys";
+import { ComponentError, InitSecretError } from "@asterism/kubeadm";
+import { createMemoryLogger, MetricsRegistry } from "@asterism/service";
+import { createApp, type Listener } from "./app.ts";
+import { BootstrapperError } from "./errors.ts";
+
+const SECRET = "hunter2-init-secret-value";
+const body = JSON.stringify({
+  initSecret: toBase64(new TextEncoder().encode(SECRET)),
+  masterSecret: { key: toBase64(new Uint8Array(32).fill(1)), salt: toBase64(new Uint8Array(32).fill(2)) },
+  measurementSalt: toBase64(new Uint8Array(32)),
+  kubernetesVersion: "v1.31.13",
+  kubernetesComponents: [],
+  serviceCidr: "10.96.0.0/12",
+});
+
+function app(listener: Listener, fail?: unknown) {
+  const logger = createMemoryLogger();
+  const a = createApp(
+    {
+      node: {
+        init: async () => {
+          if (fail) throw fail;
+          return { clusterId: "00".repeat(32), kubeconfig: "k", kubernetes: { performed: false } };
+        },
+        recover: async () => {
+          if (fail) throw fail;
+          return { clusterId: "00".repeat(32) };
+        },
+      },
+      logger,
+      metrics: new MetricsRegistry(),
+      status: () => ({ phase: "waiting" }),
+    },
+    listener,
+  );
+  return { a, logger };
+}
+
+const post = (a: ReturnType<typeof app>["a"], path: string, b = body) =>
+  a.request(`http://x${path}`, { method: "POST", body: b });
+
+describe("bootstrapper app", () => {
+  test("each listener serves only its own routes", async () => {
+    expect((await post(app("init").a, "/v1/init")).status).toBe(200);
+    expect((await post(app("status").a, "/v1/init")).status).toBe(404);
+    expect((await post(app("recovery").a, "/v1/init")).status).toBe(404);
+    expect((await app("init").a.request("http://x/v1/status")).status).toBe(404);
+    expect((await app("status").a.request("http://x/v1/status")).status).toBe(200);
+  });
+
+  test.each([
+    {
+      name: "wrong init secret",
+      err: new InitSecretError("INIT_SECRET_INVALID", "x"),
+      status: 401,
+      code: "INIT_SECRET_INVALID",
+    },
+    {
+      name: "lock taken",
+      err: new BootstrapperError("NODE_ALREADY_ACTIVATED", "x"),
+      status: 409,
+      code: "NODE_ALREADY_ACTIVATED",
+    },
+    {
+      name: "unpinned component",
+      err: new ComponentError("COMPONENT_HASH_MISSING", "x"),
+      status: 400,
+      code: "COMPONENT_HASH_MISSING",
+    },
+    {
+      name: "failure after the lock",
+      err: new BootstrapperError("INIT_FAILED", "x"),
+      status: 500,
+      code: "INIT_FAILED",
+    },
+    {
+      name: "bad master secret",
+      err: new KeysError("INVALID_SECRET", "Cannot use master key", { actual: "0 bytes" }),
+      status: 400,
+      code: "INVALID_REQUEST",
+    },
+    {
+      name: "anything else",
+      err: new Error(`boom at /var/secret with ${SECRET}`),
+      status: 500,
+      code: "INTERNAL",
+    },
+  ])("$name → $status $code, fixed message, no secret anywhere", async ({ err, status, code }) => {
+    const { a, logger } = app("init", err);
+    const res = await post(a, "/v1/init");
+    expect(res.status).toBe(status);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { code } });
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain("/var/secret");
+    if (code === "INIT_SECRET_INVALID")
+      expect(Object.keys(JSON.parse(text).error).sort()).toEqual(["code", "message"]);
+    expect(JSON.stringify(logger.lines)).not.toContain(toBase64(new TextEncoder().encode(SECRET)));
+  });
+
+  test("a malformed body is refused without echoing it", async () => {
+    const { a, logger } = app("init");
+    const res = await post(a, "/v1/init", JSON.stringify({ initSecret: SECRET, masterSecret: SECRET }));
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).not.toContain(SECRET);
+    expect(JSON.stringify(logger.lines)).not.toContain(SECRET);
+  });
+
+  test("recovery with the wrong master secret is a 403", async () => {
+    const res = await post(
+      app("recovery", new BootstrapperError("MASTER_SECRET_WRONG", "x")).a,
+      "/v1/recover",
+      JSON.stringify({
+        masterSecret: { key: toBase64(new Uint8Array(32)), salt: toBase64(new Uint8Array(32)) },
+      }),
+    );
+    expect(res.status).toBe(403);
+  });
+});

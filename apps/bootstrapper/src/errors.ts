@@ -1,0 +1,21 @@
+import { AsterismError } from "@asterism/errors";
+
+/**
+ * Bootstrapper refusals (docs/lifecycle.md §3).
+ * - `NODE_ALREADY_ACTIVATED`: the one-way node lock is taken (by a join, recovery or an earlier init).
+ * - `INIT_FAILED` / `RECOVERY_FAILED`: something failed after the lock; the node must be rebooted.
+ * - `MASTER_SECRET_WRONG`: the key derived from the offered master secret does not open this node's disk.
+ * - `INVALID_REQUEST`: the body is not the documented JSON (or its Kubernetes settings are unusable).
+ * - `IDENTITY_UNPROVABLE`: PCR 16 is set but the event log explaining it is missing or does not replay.
+ */
+export type BootstrapperErrorCode =
+  | "NODE_ALREADY_ACTIVATED"
+  | "INIT_FAILED"
+  | "RECOVERY_FAILED"
+  | "MASTER_SECRET_WRONG"
+  | "INVALID_REQUEST"
+  | "IDENTITY_UNPROVABLE";
+
+export class BootstrapperError extends AsterismError<BootstrapperErrorCode> {
+  override readonly domain = "bootstrapper";
+}

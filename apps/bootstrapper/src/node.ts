@@ -1,0 +1,458 @@
+import { join } from "node:path";
+import type { InitRequest, JoinTicket } from "@asterism/api";
+import type { Issuer } from "@asterism/attestation";
+import { fromUtf8, isAllZero, toHex, wipe } from "@asterism/bytes";
+import { describeError } from "@asterism/errors";
+import { deriveClusterId, deriveKey } from "@asterism/keys";
+import {
+  clusterPkiFiles,
+  generateBootstrapToken,
+  generateClusterPki,
+  generateInitConfig,
+  generateJoinConfig,
+  type InitSecretChecker,
+  issueKubeletCertificate,
+  type KubernetesInstaller,
+  parseComponentList,
+  writeControlPlaneFiles,
+} from "@asterism/kubeadm";
+import {
+  createKubeletCsr,
+  LifecycleError,
+  type NodeIdentity,
+  type NodeLock,
+  requestJoinTicket,
+  requestRejoinTicket,
+  retryWithBackoff,
+} from "@asterism/lifecycle";
+import type { MetadataClient } from "@asterism/metadata";
+import type { Logger } from "@asterism/service";
+import { pcrEvent, type Tpm } from "@asterism/tpm";
+import { BootstrapperError } from "./errors.ts";
+import { createAdminKubeconfig } from "./kubeconfig.ts";
+import { type Phase, runFiles, type Status, writeAtomic } from "./node-files.ts";
+import type { DiskState, StateDisk } from "./state-disk.ts";
+
+/** Everything the node's flows need (main.ts builds it; tests inject fakes). */
+export interface NodeDeps {
+  readonly tpm: Tpm;
+  readonly issuer: Issuer;
+  readonly identity: NodeIdentity;
+  readonly lock: NodeLock;
+  readonly disk: StateDisk;
+  readonly diskState: DiskState;
+  readonly installer: KubernetesInstaller;
+  readonly metadata: MetadataClient;
+  /** Checker for the init secret; undefined when metadata has no hash (no init server then). */
+  readonly initSecret: InitSecretChecker | undefined;
+  readonly runDir: string;
+  readonly pkiDir: string;
+  readonly backoff: { readonly baseMs: number; readonly capMs: number };
+  readonly joinTimeoutMs: number;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** Told about every phase change (status file, /v1/status, metrics). */
+  readonly onStatus: (s: Status) => void;
+}
+
+/** How the node was activated. */
+export interface Activated {
+  readonly by: "init" | "join" | "rejoin" | "recovery";
+  readonly clusterId: Uint8Array;
+}
+
+/** API server port on control planes (kubeadm's default). */
+const API_SERVER_PORT = 6443;
+
+/**
+ * The node's flows (reference §2.2, §3.1, §8), each taking the one-way node lock before touching PCR 15:
+ * init (CLI request), join (ticket from a JoinService), rejoin (own disk key after reboot) and recovery
+ * (master secret from the CLI when no control plane is up). `activated` resolves once one of them has
+ * finished; the others stop.
+ */
+export function createNode(deps: NodeDeps) {
+  const log = deps.logger;
+  const files = runFiles(deps.runDir);
+  const uuid = deps.diskState.uuid;
+  let resolveActivated: (a: Activated) => void = () => {};
+  let rejectActivated: (e: unknown) => void = () => {};
+  const activated = new Promise<Activated>((res, rej) => {
+    resolveActivated = res;
+    rejectActivated = rej;
+  });
+  const clients = new AbortController();
+  let phase: Phase = deps.diskState.kind === "fresh" ? "waiting" : "rejoining";
+  const status = (p: Phase, extra: Partial<Status> = {}) => {
+    phase = p;
+    deps.onStatus({ phase: p, role: deps.identity.role, ...extra });
+  };
+
+  /** PCR 15 ← clusterID, under the lock (TPM2_PCR_Event: SHA-256 bank = H(0³² ‖ H(clusterID))). */
+  const activate = async (by: Activated["by"], clusterId: Uint8Array): Promise<boolean> => {
+    const won = await deps.lock.tryActivate(by, clusterId, async () => {
+      await pcrEvent(deps.tpm, 15, clusterId);
+    });
+    if (won) {
+      clients.abort();
+      log.log("info", "node.activated", { by, clusterId: toHex(clusterId) });
+    }
+    return won;
+  };
+
+  const writeNodeState = (clusterId: Uint8Array, salt: Uint8Array) =>
+    writeAtomic(
+      files.nodeState,
+      `${JSON.stringify({ role: deps.identity.role, measurementSalt: Buffer.from(salt).toString("base64"), clusterId: toHex(clusterId), diskUuid: uuid })}\n`,
+      0o644,
+    );
+
+  const fail = async (
+    code: "INIT_FAILED" | "RECOVERY_FAILED",
+    what: string,
+    err: unknown,
+  ): Promise<never> => {
+    log.log("error", `node.${what}_failed`, { error: describeError(err) });
+    await deps.disk.markUninitialized().catch(() => undefined);
+    status("failed", { error: code });
+    const e = new BootstrapperError(code, `The node could not complete ${what}; reboot it`);
+    rejectActivated(e);
+    throw e;
+  };
+
+  const nodeIp = () => {
+    const ip = deps.identity.ips[0];
+    if (ip === undefined)
+      throw new BootstrapperError("INVALID_REQUEST", "The node has no IP address in its identity");
+    return ip;
+  };
+
+  async function writeKubeletCredentials(
+    ca: Parameters<typeof issueKubeletCertificate>[0]["ca"] | undefined,
+    certPem?: string,
+    keyPem?: string,
+  ) {
+    if (ca !== undefined) {
+      const { csr, keyPem: k } = await createKubeletCsr(deps.identity);
+      const cert = await issueKubeletCertificate({
+        csr,
+        identity: { nodeName: deps.identity.name, ips: deps.identity.ips, role: deps.identity.role },
+        usages: ["client", "serving"],
+        ca,
+      });
+      certPem = cert.certPem;
+      keyPem = k;
+    }
+    if (certPem === undefined || keyPem === undefined) return;
+    await writeAtomic(join(deps.pkiDir, "kubelet.crt"), certPem, 0o644);
+    await writeAtomic(join(deps.pkiDir, "kubelet.key"), keyPem, 0o600);
+  }
+
+  /** Init (reference §2.2), with Constellation's holes closed; throws coded errors for the app. */
+  async function initFlow(
+    req: InitRequest,
+  ): Promise<{ clusterId: string; kubeconfig: string; kubernetes: { performed: boolean; note?: string } }> {
+    if (deps.initSecret === undefined)
+      throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node does not accept init requests");
+    // 1. The init secret, before anything else; a failure says nothing and logs nothing but the fact.
+    await deps.initSecret.check(req.initSecret);
+    // 2. Everything that can be refused is checked before the lock (no half-initialized node).
+    const components = parseComponentList(req.kubernetesComponents);
+    const ip = nodeIp();
+    const controlPlaneEndpoint = req.controlPlaneEndpoint ?? `${ip}:${API_SERVER_PORT}`;
+    const initConfig = generateInitConfig({
+      nodeName: deps.identity.name,
+      nodeIp: ip,
+      kubernetesVersion: req.kubernetesVersion,
+      clusterName: req.clusterName,
+      controlPlaneEndpoint,
+      serviceSubnet: req.serviceCidr,
+      ...(req.podCidr ? { podSubnet: req.podCidr } : {}),
+      apiServerCertSans: req.apiServerCertSans,
+      initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
+    });
+    const master = req.masterSecret;
+    let clusterId: Uint8Array;
+    const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
+    try {
+      clusterId = await deriveClusterId(ms, req.measurementSalt);
+    } finally {
+      wipe(ms);
+    }
+    // 3. The lock, and PCR 15, exactly once.
+    if (!(await activate("init", clusterId)))
+      throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "The node is already being activated", {
+        actual: `activated by ${deps.lock.holder ?? "another flow"}`,
+      });
+    status("initializing");
+    try {
+      const diskKey = await deriveKey({
+        secret: master.key,
+        salt: master.salt,
+        purpose: "diskKey",
+        id: uuid,
+      });
+      try {
+        await deps.disk.activate(diskKey, {
+          measurementSalt: req.measurementSalt,
+          role: deps.identity.role,
+        });
+      } finally {
+        wipe(diskKey);
+      }
+      const pki = await generateClusterPki();
+      await writeControlPlaneFiles(deps.pkiDir, clusterPkiFiles(pki));
+      await writeKubeletCredentials(pki.ca);
+      const installed = await deps.installer.install(components);
+      const kubeadm = await deps.installer.runKubeadmInit(initConfig);
+      const kubeconfig = await createAdminKubeconfig({
+        ca: pki.ca,
+        clusterName: req.clusterName,
+        server: `https://${controlPlaneEndpoint}`,
+        now: deps.now(),
+      });
+      await writeAtomic(files.adminConf, kubeconfig, 0o600);
+      await writeNodeState(clusterId, req.measurementSalt);
+      const performed = installed.performed && kubeadm.performed;
+      const note = installed.note ?? kubeadm.note;
+      status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
+      resolveActivated({ by: "init", clusterId });
+      return {
+        clusterId: toHex(clusterId),
+        kubeconfig,
+        kubernetes: { performed, ...(note ? { note } : {}) },
+      };
+    } catch (err) {
+      return fail("INIT_FAILED", "init", err);
+    }
+  }
+
+  return {
+    activated,
+    phase: () => phase,
+    /** Signal for the join/rejoin clients (aborted once the node is activated). */
+    clientSignal: clients.signal,
+
+    /** Init (reference §2.2), with Constellation's holes closed; throws coded errors for the app. */
+    async init(
+      req: InitRequest,
+    ): Promise<{ clusterId: string; kubeconfig: string; kubernetes: { performed: boolean; note?: string } }> {
+      try {
+        return await initFlow(req);
+      } finally {
+        // The master key is needed during init only; whatever happened, this copy goes.
+        wipe(req.masterSecret.key);
+      }
+    },
+
+    /** The join client (reference §3.1): find a JoinService, attest, get a ticket, activate. */
+    async join(): Promise<void> {
+      const deadline = Date.now() + deps.joinTimeoutMs;
+      let ticket: JoinTicket;
+      let keyPem: string;
+      try {
+        ({ ticket, keyPem } = await retryWithBackoff(
+          async () => {
+            const endpoints = await joinEndpoints(deps);
+            let last: unknown = new LifecycleError(
+              "UNAVAILABLE",
+              "No JoinService endpoint is registered yet",
+            );
+            for (const endpoint of endpoints) {
+              if (clients.signal.aborted) break;
+              try {
+                const csr = await createKubeletCsr(deps.identity);
+                const t = await requestJoinTicket({
+                  endpoint,
+                  issuer: deps.issuer,
+                  diskUuid: uuid,
+                  csr: csr.csr,
+                  controlPlane: deps.identity.role === "control-plane",
+                });
+                return { ticket: t, keyPem: csr.keyPem };
+              } catch (err) {
+                last = err;
+              }
+            }
+            throw last;
+          },
+          {
+            ...deps.backoff,
+            deadline,
+            signal: clients.signal,
+            onRetry: (err, attempt, delayMs) =>
+              log.log(attempt < 3 ? "info" : "warn", "join.retry", {
+                attempt,
+                delayMs,
+                error: describeError(err).slice(0, 300),
+              }),
+          },
+        ));
+      } catch (err) {
+        if (clients.signal.aborted) return; // init (or nothing) won; the join client just stops
+        log.log("error", "join.gave_up", { error: describeError(err) });
+        status("failed", { error: "JOIN_TIMEOUT" });
+        rejectActivated(err);
+        return;
+      }
+      // Everything that can be refused is checked before the lock.
+      const components = parseComponentList(ticket.kubernetesComponents);
+      const joinConfig = generateJoinConfig({
+        nodeName: deps.identity.name,
+        nodeIp: nodeIp(),
+        role: deps.identity.role,
+        apiServerEndpoint: ticket.apiServerEndpoint,
+        token: { id: ticket.token.slice(0, 6), secret: ticket.token.slice(7) },
+        caCertHashes: [...ticket.caCertHashes],
+      });
+      const clusterId = await deriveClusterId(ticket.measurementSecret, ticket.measurementSalt);
+      wipe(ticket.measurementSecret);
+      if (!(await activate("join", clusterId))) {
+        log.log("info", "join.lost_to_other_flow", { holder: deps.lock.holder ?? "" });
+        return;
+      }
+      status("joining");
+      try {
+        await deps.disk.activate(ticket.diskKey, {
+          measurementSalt: ticket.measurementSalt,
+          role: deps.identity.role,
+        });
+        if (ticket.controlPlaneFiles.length > 0)
+          await writeControlPlaneFiles(
+            deps.pkiDir,
+            ticket.controlPlaneFiles.map((f) => ({ name: f.name, data: fromUtf8(f.data) })),
+          );
+        await writeKubeletCredentials(undefined, ticket.kubeletCert, keyPem);
+        await deps.installer.install(components);
+        await deps.installer.runKubeadmJoin(joinConfig);
+        await writeNodeState(clusterId, ticket.measurementSalt);
+        status("done", { clusterId: toHex(clusterId), activatedBy: "join" });
+        resolveActivated({ by: "join", clusterId });
+      } catch (err) {
+        await fail("INIT_FAILED", "join", err).catch(() => undefined);
+      } finally {
+        wipe(ticket.diskKey);
+      }
+    },
+
+    /** The rejoin client (reference §8): this node's own disk key back from a JoinService. */
+    async rejoin(): Promise<void> {
+      if (deps.diskState.kind !== "initialized") return;
+      const salt = deps.diskState.measurementSalt;
+      let result: { diskKey: Uint8Array; measurementSecret: Uint8Array };
+      try {
+        result = await retryWithBackoff(
+          async () => {
+            const endpoints = await joinEndpoints(deps);
+            let last: unknown = new LifecycleError("UNAVAILABLE", "No JoinService endpoint is registered");
+            for (const endpoint of endpoints) {
+              if (clients.signal.aborted) break;
+              try {
+                const t = await requestRejoinTicket({ endpoint, issuer: deps.issuer, diskUuid: uuid });
+                if (!(await deps.disk.testKey(t.diskKey))) {
+                  wipe(t.diskKey);
+                  throw new BootstrapperError(
+                    "MASTER_SECRET_WRONG",
+                    "The rejoin ticket's key does not open the disk",
+                  );
+                }
+                return t;
+              } catch (err) {
+                last = err;
+              }
+            }
+            throw last;
+          },
+          {
+            ...deps.backoff,
+            deadline: Date.now() + deps.joinTimeoutMs,
+            signal: clients.signal,
+            onRetry: (err, attempt, delayMs) =>
+              log.log(attempt < 3 ? "info" : "warn", "rejoin.retry", {
+                attempt,
+                delayMs,
+                error: describeError(err).slice(0, 300),
+              }),
+          },
+        );
+      } catch (err) {
+        if (clients.signal.aborted) return;
+        log.log("error", "rejoin.gave_up", { error: describeError(err) });
+        status("failed", { error: "REJOIN_TIMEOUT" });
+        rejectActivated(err);
+        return;
+      }
+      const clusterId = await deriveClusterId(result.measurementSecret, salt);
+      wipe(result.measurementSecret);
+      try {
+        if (!(await activate("rejoin", clusterId))) return;
+        await deps.disk.unlock(result.diskKey);
+        await writeNodeState(clusterId, salt);
+        status("done", { clusterId: toHex(clusterId), activatedBy: "rejoin" });
+        resolveActivated({ by: "rejoin", clusterId });
+      } catch (err) {
+        await fail("RECOVERY_FAILED", "rejoin", err).catch(() => undefined);
+      } finally {
+        wipe(result.diskKey);
+      }
+    },
+
+    /** Recovery (reference §8): the master secret from the CLI; the node derives its own keys. */
+    async recover(master: { key: Uint8Array; salt: Uint8Array }): Promise<{ clusterId: string }> {
+      if (deps.diskState.kind !== "initialized")
+        throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node has nothing to recover");
+      const salt = deps.diskState.measurementSalt;
+      try {
+        const diskKey = await deriveKey({
+          secret: master.key,
+          salt: master.salt,
+          purpose: "diskKey",
+          id: uuid,
+        });
+        try {
+          // Checked before the lock: a wrong master secret must not consume the node's one activation.
+          if (!(await deps.disk.testKey(diskKey)))
+            throw new BootstrapperError(
+              "MASTER_SECRET_WRONG",
+              "The master secret does not open this node's disk",
+            );
+          const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
+          const clusterId = await deriveClusterId(ms, salt);
+          wipe(ms);
+          if (!(await activate("recovery", clusterId)))
+            throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "The node is already being activated");
+          try {
+            await deps.disk.unlock(diskKey);
+            await writeNodeState(clusterId, salt);
+          } catch (err) {
+            return fail("RECOVERY_FAILED", "recovery", err);
+          }
+          status("done", { clusterId: toHex(clusterId), activatedBy: "recovery" });
+          resolveActivated({ by: "recovery", clusterId });
+          return { clusterId: toHex(clusterId) };
+        } finally {
+          wipe(diskKey);
+        }
+      } finally {
+        wipe(master.key);
+      }
+    },
+  };
+}
+
+export type Node = ReturnType<typeof createNode>;
+
+/** JoinService endpoints from the metadata: control planes with a `join` endpoint, in random order. */
+async function joinEndpoints(deps: Pick<NodeDeps, "metadata" | "identity">): Promise<string[]> {
+  const list = (await deps.metadata.instances())
+    .filter((i) => i.role === "control-plane" && i.endpoints.join !== undefined)
+    .map((i) => i.endpoints.join as string);
+  // Spread nodes over the control planes (and never hammer the first one first).
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j] as string, list[i] as string];
+  }
+  return list;
+}
+
+/** True when a PCR value is all zero (PCR 15: "not part of a cluster"). */
+export const isUnset = isAllZero;

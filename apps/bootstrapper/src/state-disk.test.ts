@@ -1,0 +1,67 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Luks2, noDeviceMapper, systemCryptsetup } from "@asterism/disk";
+import { isAsterismError } from "@asterism/errors";
+import { createMemoryLogger } from "@asterism/service";
+import { createStateDisk } from "./state-disk.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "asterism-state-disk-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const luks = new Luks2({ cryptsetup: systemCryptsetup(), pbkdf: { pbkdf: "pbkdf2", iterations: 1000 } });
+const key = () => crypto.getRandomValues(new Uint8Array(32));
+
+function disk(name: string) {
+  const device = join(dir, `${name}.img`);
+  writeFileSync(device, new Uint8Array(0));
+  Bun.spawnSync(["truncate", "-s", "20M", device]);
+  return createStateDisk({
+    luks,
+    mapper: noDeviceMapper,
+    device,
+    bootKeyPath: join(dir, `${name}.key`),
+    randomKey: key,
+    logger: createMemoryLogger(),
+  });
+}
+
+describe("state disk on a LUKS2 image (real cryptsetup)", () => {
+  test("first boot formats; a restart before activation keeps the disk; activation re-keys and records the salt", async () => {
+    const d = disk("a");
+    const first = await d.inspect();
+    expect(first.kind).toBe("fresh");
+    expect((await d.inspect()).uuid).toBe(first.uuid); // restart: same disk, not reformatted
+    const k = key();
+    const salt = new Uint8Array(32).fill(5);
+    expect(await d.activate(k, { measurementSalt: salt, role: "worker" })).toBeUndefined(); // no device-mapper here
+    expect(existsSync(join(dir, "a.key"))).toBe(false);
+    const again = await d.inspect();
+    expect(again).toEqual({ kind: "initialized", uuid: first.uuid, measurementSalt: salt, role: "worker" });
+    await d.unlock(k);
+    let code: string | undefined;
+    try {
+      await d.unlock(key());
+    } catch (e) {
+      code = isAsterismError(e) ? e.code : undefined;
+    }
+    expect(code).toBe("WRONG_KEY");
+  });
+
+  test("an uninitialized disk whose first-boot key is gone is formatted afresh", async () => {
+    const d = disk("b");
+    const first = await d.inspect();
+    rmSync(join(dir, "b.key"));
+    const second = await d.inspect();
+    expect(second.kind).toBe("fresh");
+    expect(second.uuid).not.toBe(first.uuid);
+  });
+
+  test("a failure after the lock marks the disk uninitialized (the next boot starts over)", async () => {
+    const d = disk("c");
+    await d.inspect();
+    await d.activate(key(), { measurementSalt: new Uint8Array(32), role: "worker" });
+    await d.markUninitialized();
+    expect((await d.inspect()).kind).toBe("fresh");
+  });
+});

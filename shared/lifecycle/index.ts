@@ -1,0 +1,77 @@
+/**
+ * The node lifecycle as libraries (docs/lifecycle.md): the attested node identity (PCR 16 event) and the
+ * validator wrapper that extracts it, the one-way node lock, capped exponential backoff with jitter, the
+ * node's TPM on demand (swtpm is single-client) and its issuer with a persistent AK, the local-cluster boot
+ * simulation, the join configuration in cluster state, and the clients: `initCluster` (CLI side of init),
+ * `requestJoinTicket` / `requestRejoinTicket` (joining nodes), `verifyNode` and `recoverNode`.
+ *
+ * The services themselves live in `apps/bootstrapper`, `apps/join-service`, `apps/verification-service`.
+ *
+ * @example
+ * import { initCluster, verifyNode } from "@asterism/lifecycle";
+ * const { clusterId, kubeconfig } = await initCluster({ endpoint, validators, initSecret, masterSecret,
+ *   measurementSalt, kubernetes });
+ * await verifyNode({ url: verifyUrl, policy, clusterId });
+ *
+ * @module
+ */
+export { type BackoffOptions, backoffDelay, type RetryOptions, retryWithBackoff } from "./backoff.ts";
+export { createKubeletCsr, type KubeletCsr } from "./csr.ts";
+export {
+  LifecycleError,
+  type LifecycleErrorCode,
+  NodeIdentityError,
+  type NodeIdentityErrorCode,
+} from "./errors.ts";
+export { isUnavailable, readAnswer } from "./http.ts";
+export {
+  createIdentityValidator,
+  encodeNodeIdentity,
+  identityEventData,
+  identityFromEventLog,
+  identityOfClaims,
+  measureNodeIdentity,
+  NODE_IDENTITY_DETAIL,
+  NODE_IDENTITY_EVENT_ID,
+  NODE_IDENTITY_PCR,
+  type NodeIdentity,
+  parseNodeIdentity,
+  TCG_PCClientTaggedEvent,
+} from "./identity.ts";
+export {
+  type InitClusterOptions,
+  type InitClusterResult,
+  type InitKubernetesSettings,
+  initCluster,
+} from "./init-client.ts";
+export { createNodeIssuer, type NodeIssuerOptions } from "./issuer.ts";
+export { requestJoinTicket, requestRejoinTicket, type TicketRequestOptions } from "./join-client.ts";
+export {
+  BOOTSTRAP_TOKEN_LABEL,
+  type JoinConfig,
+  parseComponentsObject,
+  parseJoinConfigObject,
+  STATE_OBJECTS,
+  serializePolicy,
+  writeJoinConfig,
+} from "./join-config.ts";
+export {
+  bootLocalNode,
+  describeLocalImage,
+  LOCAL_IMAGE_PCRS,
+  type LocalImage,
+  localImage,
+  localImageMeasurements,
+} from "./local-boot.ts";
+export { type Activation, NodeLock } from "./node-lock.ts";
+export { type RecoverNodeOptions, recoverNode } from "./recover-client.ts";
+export { openClusterState } from "./state-spec.ts";
+export {
+  DEFAULT_TPM_IDLE_MS,
+  type NodeTpm,
+  onDemandTransport,
+  openNodeTpm,
+  parseTpmSpec,
+  type TpmSpec,
+} from "./tpm.ts";
+export { type VerifiedNode, type VerifyNodeOptions, verifyNode } from "./verify-client.ts";

@@ -1,0 +1,57 @@
+import { API_PATHS, RecoverResponseSchema } from "@asterism/api";
+import { attestedFetch } from "@asterism/atls";
+import type { Validator } from "@asterism/attestation";
+import { fromHex, toBase64 } from "@asterism/bytes";
+import { isUnavailable, readAnswer, wrapAtlsFailure } from "./http.ts";
+
+/** Options of {@link recoverNode}. */
+export interface RecoverNodeOptions {
+  /** `https://<host>:<port>` of the node's recovery endpoint. */
+  readonly endpoint: string;
+  /** Validators expecting the node's image and PCR 15 = 0 (a rebooted node has not re-extended it yet). */
+  readonly validators: readonly Validator[];
+  readonly masterSecret: { readonly key: Uint8Array; readonly salt: Uint8Array };
+  /** Keep trying while nobody answers (default 60 s). */
+  readonly waitForEndpointMs?: number;
+  readonly retryIntervalMs?: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * Recovery (DESIGN.md trust flow 6): when every control plane is down, send the master secret to a control
+ * plane's recovery endpoint, over server-attested aTLS so the secret only goes to a node that proved its
+ * image. The node derives its own disk key and the measurement secret, unlocks its disk and extends PCR 15.
+ * Returns the cluster ID the node extended. Errors as {@link initCluster} (`MASTER_SECRET_WRONG` when the
+ * derived key does not open the disk).
+ */
+export async function recoverNode(opts: RecoverNodeOptions): Promise<{ clusterId: Uint8Array }> {
+  const action = `Cannot recover the node at ${opts.endpoint}`;
+  const deadline = Date.now() + (opts.waitForEndpointMs ?? 60_000);
+  const interval = opts.retryIntervalMs ?? 1000;
+  const body = JSON.stringify({
+    masterSecret: { key: toBase64(opts.masterSecret.key), salt: toBase64(opts.masterSecret.salt) },
+  });
+  for (;;) {
+    let connected = false;
+    try {
+      const res = await attestedFetch(
+        new URL(API_PATHS.recover, opts.endpoint),
+        { method: "POST", headers: { "content-type": "application/json" }, body },
+        {
+          mode: "server-attested",
+          validators: opts.validators,
+          ...(opts.now ? { now: opts.now } : {}),
+          onAttested: () => {
+            connected = true;
+          },
+        },
+      );
+      const out = await readAnswer(res, RecoverResponseSchema, action);
+      return { clusterId: fromHex(out.clusterId) };
+    } catch (err) {
+      if (connected || !isUnavailable(err) || Date.now() + interval > deadline)
+        throw wrapAtlsFailure(err, action);
+      await Bun.sleep(interval);
+    }
+  }
+}
