@@ -103,9 +103,11 @@ export {
   type ApprovedStateLoaderOptions,
   createApprovedStateLoader,
   type LoadedApprovals,
+  type LoadOptions,
 } from "./loader.ts";
 export { approvedRotation, type PendingRotation, recordRotationDone } from "./operations.ts";
-export { type EnforcedPolicy, enforceApprovedPolicy, policyFingerprint, samePolicy } from "./policy-gate.ts";
+export { policyFingerprint, samePolicy } from "./policy-compare.ts";
+export { type EnforcedPolicy, enforceApprovedPolicy } from "./policy-gate.ts";
 export {
   type ApprovalProgress,
   CLOCK_SKEW_SECONDS,

@@ -12,6 +12,7 @@
  * Within one process a rollback is caught; across a restart the loader cannot tell a truncated log from
  * an old one — compare the head it logs (`owner.audit-log.head`) with `asterism audit verify`.
  */
+import type { AttestationPolicy } from "@asterism/attestation";
 import { bytesEqual } from "@asterism/bytes";
 import { isAsterismError } from "@asterism/errors";
 import type { Logger } from "@asterism/service";
@@ -20,6 +21,7 @@ import type { ApprovedPolicy, ApprovedState } from "./approved-state.ts";
 import { type AuditEntry, auditEntryHash, type VerifiedLog, verifyAuditLog } from "./audit-log.ts";
 import { canonicalJsonBytes } from "./canonical-json.ts";
 import { AuditLogError } from "./errors.ts";
+import { samePolicy } from "./policy-compare.ts";
 import { OwnerStore, POLICY_OBJECT } from "./store.ts";
 
 /** Options of {@link createApprovedStateLoader}. */
@@ -33,7 +35,7 @@ export interface ApprovedStateLoaderOptions {
   /** The cluster's ID (hex); the log must be for it. */
   readonly clusterId?: string;
   readonly logger: Logger;
-  /** Called for every refusal, e.g. to count it in a metric. */
+  /** Called once per refusal episode (a standing refusal is not repeated every poll), e.g. for a metric. */
   readonly onRefused?: (error: AuditLogError) => void;
 }
 
@@ -46,10 +48,19 @@ export interface LoadedApprovals {
   readonly refused: readonly AuditLogError[];
 }
 
+/** Options of one load. */
+export interface LoadOptions {
+  /**
+   * A policy copy the caller keeps in an object of its own (the JoinService's join configuration); it
+   * is compared with the approved policy and refused (`POLICY_NOT_APPROVED`) when it differs.
+   */
+  readonly stored?: { readonly object: string; readonly policy: AttestationPolicy };
+}
+
 /** A loader keeping the last verified log in memory. */
 export interface ApprovedStateLoader {
   /** Read and verify; throws only when nothing verified has ever been loaded. */
-  load(): Promise<LoadedApprovals>;
+  load(opts?: LoadOptions): Promise<LoadedApprovals>;
   /** {@link load}, then the approved policy or `NO_APPROVED_POLICY`. */
   loadPolicy(): Promise<ApprovedPolicy>;
 }
@@ -65,19 +76,12 @@ export function createApprovedStateLoader(opts: ApprovedStateLoaderOptions): App
   const store = new OwnerStore(opts.state);
   const log = opts.logger.child({ component: "owner-approvals" });
   let last: VerifiedLog | undefined;
+  // Refusals reported by the previous load: a standing refusal is logged (and counted) once, when it
+  // starts, not on every poll; it is reported again if it clears and comes back.
+  let reported = new Set<string>();
 
-  const refuse = (refused: AuditLogError[], err: AuditLogError, fields: Record<string, string | number>) => {
-    refused.push(err);
-    log.log("error", "owner: refused unapproved state; the last approved state stays in force", {
-      code: err.code,
-      error: err.message,
-      ...fields,
-    });
-    opts.onRefused?.(err);
-  };
-
-  const load = async (): Promise<LoadedApprovals> => {
-    const refused: AuditLogError[] = [];
+  const load = async (loadOpts: LoadOptions = {}): Promise<LoadedApprovals> => {
+    const refused: { err: AuditLogError; fields: Record<string, string | number> }[] = [];
     try {
       const entries = await store.readEntries();
       if (last && !extendsLog(last, entries)) {
@@ -105,32 +109,50 @@ export function createApprovedStateLoader(opts: ApprovedStateLoaderOptions): App
               actual: isAsterismError(cause) ? cause.code : "unreadable",
               cause,
             });
-      refuse(refused, err, last ? { keptSequence: last.state.head.sequence } : {});
-      if (!last) throw err;
+      if (!last) {
+        report([{ err, fields: {} }]);
+        throw err;
+      }
+      refused.push({ err, fields: { keptSequence: last.state.head.sequence } });
     }
     const state = (last as VerifiedLog).state;
+    const approvedSequence = state.policy?.sequence ?? -1;
     const published = await store.publishedPolicy().catch(() => undefined);
     if (
       published !== undefined &&
       !(state.policy && bytesEqual(published, canonicalJsonBytes(state.policy.json)))
     ) {
-      refuse(
-        refused,
-        new AuditLogError(
-          "POLICY_NOT_APPROVED",
-          `Policy object ${POLICY_OBJECT} was changed without owner approval`,
-          {
-            expected: state.policy
-              ? `the policy approved in entry ${state.policy.sequence}`
-              : "no policy yet",
-            actual: "different bytes",
-          },
-        ),
-        { object: POLICY_OBJECT, approvedSequence: state.policy?.sequence ?? -1 },
-      );
+      refused.push({
+        err: notApproved(POLICY_OBJECT, state.policy),
+        fields: { object: POLICY_OBJECT, approvedSequence },
+      });
     }
-    return { state, policy: state.policy, refused };
+    const stored = loadOpts.stored;
+    if (stored && !(state.policy && samePolicy(stored.policy, state.policy.policy))) {
+      refused.push({
+        err: notApproved(stored.object, state.policy),
+        fields: { object: stored.object, approvedSequence },
+      });
+    }
+    report(refused);
+    return { state, policy: state.policy, refused: refused.map((r) => r.err) };
   };
+
+  function report(refusals: { err: AuditLogError; fields: Record<string, string | number> }[]): void {
+    const now = new Set<string>();
+    for (const { err, fields } of refusals) {
+      const key = `${err.code}|${err.message}|${JSON.stringify(fields)}`;
+      now.add(key);
+      if (reported.has(key)) continue;
+      log.log("error", "owner: refused unapproved state; the last approved state stays in force", {
+        code: err.code,
+        error: err.message,
+        ...fields,
+      });
+      opts.onRefused?.(err);
+    }
+    reported = now;
+  }
 
   return {
     load,
@@ -144,6 +166,13 @@ export function createApprovedStateLoader(opts: ApprovedStateLoaderOptions): App
       return policy;
     },
   };
+}
+
+function notApproved(object: string, approved: ApprovedPolicy | undefined): AuditLogError {
+  return new AuditLogError("POLICY_NOT_APPROVED", `Policy in ${object} was changed without owner approval`, {
+    expected: approved ? `the policy approved in audit entry ${approved.sequence}` : "no policy yet",
+    actual: "a different policy",
+  });
 }
 
 /** Does the log still start with every entry verified before? */

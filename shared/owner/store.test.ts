@@ -187,11 +187,17 @@ describe("approved-state loader", () => {
 });
 
 describe("enforceApprovedPolicy (services with their own policy copy)", () => {
-  test("the approved policy is enforced; a differing stored copy is refused loudly; the same policy spelled differently is not", async () => {
+  test("the approved policy is enforced; a differing stored copy is refused loudly, once per episode; another spelling is not refused", async () => {
     const logger = createMemoryLogger();
-    const loader = createApprovedStateLoader({ state, anchor: f.state.genesisHash, logger });
+    const refused: string[] = [];
+    const loader = createApprovedStateLoader({
+      state,
+      anchor: f.state.genesisHash,
+      logger,
+      onRefused: (e) => refused.push(e.code),
+    });
     expect(
-      await codeOfAsync(enforceApprovedPolicy({ loader, stored: undefined, object: "join-config", logger })),
+      await codeOfAsync(enforceApprovedPolicy({ loader, stored: undefined, object: "join-config" })),
     ).toBe("NO_APPROVED_POLICY");
     await approvePolicy(POLICY_A);
     const sameSpelledOtherwise = parseAttestationPolicy(
@@ -206,29 +212,23 @@ describe("enforceApprovedPolicy (services with their own policy copy)", () => {
         }),
       ),
     );
-    const ok = await enforceApprovedPolicy({
-      loader,
-      stored: sameSpelledOtherwise,
-      object: "join-config",
-      logger,
-    });
+    const ok = await enforceApprovedPolicy({ loader, stored: sameSpelledOtherwise, object: "join-config" });
     expect(ok.refused).toHaveLength(0);
     expect(ok.approved.json).toEqual(POLICY_A);
 
     const edited = parseAttestationPolicy(canonicalJsonBytes(POLICY_B));
-    const refused: string[] = [];
-    const r = await enforceApprovedPolicy({
-      loader,
-      stored: edited,
-      object: "join-config",
-      logger,
-      onRefused: (e) => refused.push(e.code),
-    });
-    expect(r.approved.json).toEqual(POLICY_A);
+    for (let i = 0; i < 3; i++) {
+      const r = await enforceApprovedPolicy({ loader, stored: edited, object: "join-config" });
+      expect(r.approved.json).toEqual(POLICY_A);
+      expect(r.refused.map((e) => e.code)).toEqual(["POLICY_NOT_APPROVED"]);
+    }
     expect(refused).toEqual(["POLICY_NOT_APPROVED"]);
-    expect(logger.lines.find((l) => l["code"] === "POLICY_NOT_APPROVED")).toMatchObject({
-      level: "error",
-      object: "join-config",
-    });
+    const lines = logger.lines.filter((l) => l["code"] === "POLICY_NOT_APPROVED");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "error", object: "join-config" });
+    // Cleared, then back: reported again.
+    await enforceApprovedPolicy({ loader, stored: sameSpelledOtherwise, object: "join-config" });
+    await enforceApprovedPolicy({ loader, stored: edited, object: "join-config" });
+    expect(refused).toEqual(["POLICY_NOT_APPROVED", "POLICY_NOT_APPROVED"]);
   });
 });
