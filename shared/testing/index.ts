@@ -41,6 +41,7 @@ export {
   startSwtpm,
 } from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
+export { createTestOwners, type TestOwners } from "./test-owners.ts";
 export {
   buildTestCertificate,
   buildTestCrl,

@@ -76,6 +76,7 @@ beforeAll(async () => {
         kubernetesVersion: "v1.31.13",
         components: [],
         validators: new Map(),
+        revokedNodes: new Set(["worker-revoked"]),
       }),
     },
     pki: () => pki,
@@ -195,6 +196,20 @@ describe("join tickets", () => {
     expect(Object.keys(r).sort()).toEqual(["diskKey", "measurementSecret"]);
     expect(await codeOf(issueRejoinTicket(deps, peer(CP, AK_B), uuid(1)))).toBe("DISK_OWNED_BY_OTHER_NODE");
     expect(await codeOf(issueRejoinTicket(deps, peer(WORKER), uuid(99)))).toBe("DISK_UNKNOWN");
+  });
+
+  test("a node the owners revoked gets neither a join nor a rejoin ticket", async () => {
+    const revoked: NodeIdentity = { name: "worker-revoked", role: "worker", ips: ["127.0.0.1"] };
+    const { csr } = await createKubeletCsr(revoked);
+    const tokens = await tokenCount();
+    expect(
+      await codeOf(
+        issueJoinTicket(deps, peer(revoked, AK_B), { diskUuid: uuid(7), csr, controlPlane: false }),
+      ),
+    ).toBe("NODE_REVOKED");
+    expect(await codeOf(issueRejoinTicket(deps, peer(revoked, AK_B), uuid(7)))).toBe("NODE_REVOKED");
+    expect(await owner(7)).toBeUndefined();
+    expect(await tokenCount()).toBe(tokens);
   });
 
   test("no attested identity: refused", async () => {

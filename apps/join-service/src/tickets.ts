@@ -41,6 +41,14 @@ async function attestedNode(deps: TicketDeps, peer: PeerAttestation | undefined)
   return { identity, owner };
 }
 
+/** A node the owners revoked (docs/owner.md) gets no ticket, neither to join nor to rejoin. */
+function refuseRevoked(config: { revokedNodes: ReadonlySet<string> }, node: string): void {
+  if (config.revokedNodes.has(node))
+    throw new JoinServiceError("NODE_REVOKED", "Refusing a node the cluster owners revoked", {
+      actual: node,
+    });
+}
+
 /**
  * Issue a join ticket (docs/lifecycle.md §3). Every check that can refuse runs before anything is
  * written: identity (attested only), role vs. control-plane wish, CSR vs. attested name/IPs. Then the disk
@@ -54,6 +62,7 @@ export async function issueJoinTicket(
 ): Promise<JoinTicketJson> {
   const { identity, owner } = await attestedNode(deps, peer);
   const config = deps.config.require();
+  refuseRevoked(config, identity.name);
   const pki = deps.pki();
   if (pki === undefined) throw new JoinServiceError("PKI_NOT_LOADED", "The Kubernetes PKI is not loaded yet");
   const material = await issueKubernetesJoinMaterial(
@@ -105,7 +114,7 @@ export async function issueRejoinTicket(
   diskUuid: string,
 ): Promise<RejoinTicketJson> {
   const { identity, owner } = await attestedNode(deps, peer);
-  deps.config.require();
+  refuseRevoked(deps.config.require(), identity.name);
   await deps.ownership.check(diskUuid, owner);
   const measurementSecret = await deps.keys.measurementSecret();
   const diskKey = await deps.keys.diskKey(diskUuid);

@@ -15,18 +15,8 @@ import {
   issueServiceCertificate,
   type ServiceCredentials,
 } from "@asterism/mtls";
-import {
-  approvalFromAssertion,
-  type Change,
-  changeDigest,
-  createAuditEntry,
-  createChange,
-  OwnerStore,
-  registrationOptions,
-  verifyRegistration,
-} from "@asterism/owner";
 import { openSqliteState } from "@asterism/state";
-import { createSoftHsmToken, createSoftwareAuthenticator, type SoftHsmToken } from "@asterism/testing";
+import { createSoftHsmToken, createTestOwners, type SoftHsmToken } from "@asterism/testing";
 
 const MAIN = join(import.meta.dir, "main.ts");
 const NOW = new Date();
@@ -132,54 +122,14 @@ function rotateKek(extra: Record<string, string>) {
   return { exitCode: p.exitCode, logs };
 }
 
-/**
- * Cluster owners in the state file: one software passkey, a genesis entry, and `approveRotation()` to
- * append an approved `kms-key-rotation` of the KEK (returns its audit sequence).
- */
+/** Owners enrolled in the KMS's state file (SQLite in WAL mode: this connection and the KMS share it). */
 async function createOwners(db: string) {
-  const rp = { id: "localhost", origins: ["http://localhost"] };
-  const auth = createSoftwareAuthenticator({ rpId: "localhost", origin: "http://localhost:7000" });
-  const challenge = new Uint8Array(32).fill(7);
-  const { response, passkey } = auth.register(
-    await registrationOptions({ rp, ownerName: "owner", userId: new Uint8Array(16), challenge }),
-  );
-  const credential = await verifyRegistration({ response, challenge, rp });
   const state = openSqliteState(db);
-  const store = new OwnerStore(state);
-  const sign = (c: Change) => approvalFromAssertion(auth.assert(passkey, changeDigest(c)));
-  const clusterId = "ab".repeat(32);
-  const genesis = createChange({
-    clusterId,
-    head: undefined,
-    kind: "genesis",
-    payload: { owners: [{ name: "owner", credentials: [credential] }], threshold: 1, rp },
-    now: new Date(),
-  });
-  const { hash: anchor } = await store.commit(
-    createAuditEntry(genesis, [sign(genesis)]),
-    undefined,
-    new Date(),
-  );
-  state.close();
+  const owners = await createTestOwners(state);
   return {
-    anchor,
-    async approveRotation(): Promise<number> {
-      const s = openSqliteState(db);
-      try {
-        const log = new OwnerStore(s);
-        const verified = await log.verifiedLog({ anchor });
-        const c = createChange({
-          clusterId,
-          head: verified!.state.head,
-          kind: "kms-key-rotation",
-          payload: { key: "kek", reason: "test rotation" },
-          now: new Date(),
-        });
-        return (await log.commit(createAuditEntry(c, [sign(c)]), verified!.state, new Date())).sequence;
-      } finally {
-        s.close();
-      }
-    },
+    anchor: owners.anchor,
+    approveRotation: () => owners.approve("kms-key-rotation", { key: "kek", reason: "test rotation" }),
+    close: () => state.close(),
   };
 }
 
