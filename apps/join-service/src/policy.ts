@@ -160,7 +160,14 @@ export function createJoinConfigHolder(opts: {
     while (opts.approvals && !opts.signal.aborted) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, opts.reloadMs);
-        opts.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+        opts.signal.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
       if (!opts.signal.aborted)
         await refresh().catch((err) =>
