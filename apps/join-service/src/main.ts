@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { serveAttested } from "@asterism/atls";
 import { describeError } from "@asterism/errors";
 import { type ClusterPki, loadClusterPki, readControlPlaneFiles } from "@asterism/kubeadm";
-import { openClusterState } from "@asterism/lifecycle";
+import { openClusterState, writeNodeRecord } from "@asterism/lifecycle";
 import { createMetadataClient } from "@asterism/metadata";
 import { createMtlsFetch } from "@asterism/mtls";
 import { createApprovedStateLoader } from "@asterism/owner";
@@ -116,6 +116,8 @@ const app = createApp({
     : {}),
   apiServerEndpoint: config.ASTERISM_API_SERVER_ENDPOINT,
   logger,
+  nodeRecords: (record) => writeNodeRecord(state, record),
+  now,
   metrics,
   ready: () => holder.current() !== undefined && pki !== undefined,
 });

@@ -4,6 +4,7 @@
  * the services' endpoints later.
  */
 import { fromUtf8 } from "@asterism/bytes";
+import { NODE_RECORD_LABEL, type NodeRecord, parseNodeRecord } from "@asterism/lifecycle";
 import {
   type AuditEntry,
   canonicalJsonBytes,
@@ -12,29 +13,9 @@ import {
   verifyAuditLog,
 } from "@asterism/owner";
 import type { ClusterState } from "@asterism/state";
-import * as v from "valibot";
 
-/** Label and data key of the per-node record the JoinService keeps (one config object per node). */
-export const NODE_RECORD_LABEL = { "asterism.dev/node": "record" } as const;
-export const NODE_RECORD_KEY = "node.json";
 /** Label of the JoinService's disk-ownership objects (name, role, join time of every node). */
 const DISK_OWNER_LABEL = { "asterism.dev/disk-owner": "true" } as const;
-
-/** A node's last attestation as the JoinService recorded it. */
-export const NodeRecordSchema = v.strictObject({
-  name: v.pipe(v.string(), v.maxLength(253)),
-  role: v.picklist(["control-plane", "worker"]),
-  variant: v.pipe(v.string(), v.maxLength(64)),
-  lastAttestation: v.optional(
-    v.strictObject({
-      at: v.pipe(v.string(), v.isoTimestamp()),
-      /** EAR status (draft-ietf-rats-ear): affirming, warning (warn-only mismatches), contraindicated, none. */
-      status: v.picklist(["affirming", "warning", "contraindicated", "none"]),
-      warnings: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(200))), v.maxLength(32))),
-    }),
-  ),
-});
-export type NodeRecord = v.InferOutput<typeof NodeRecordSchema>;
 
 /** A node as the overview shows it. */
 export interface NodeView {
@@ -107,23 +88,14 @@ export function stateSource(state: ClusterState, opts: { anchor?: string } = {})
         });
       }
       for (const o of await state.list("config", NODE_RECORD_LABEL)) {
-        const raw = o.data[NODE_RECORD_KEY];
-        if (!raw) continue;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(fromUtf8(raw));
-        } catch {
-          continue;
-        }
-        const r = v.safeParse(NodeRecordSchema, parsed);
-        if (!r.success) continue;
-        const prev = byName.get(r.output.name);
-        byName.set(r.output.name, {
-          name: r.output.name,
-          role: r.output.role,
-          variant: r.output.variant,
-          joinedAt: prev?.joinedAt,
-          lastAttestation: r.output.lastAttestation,
+        const r = parseNodeRecord(o);
+        if (!r) continue;
+        byName.set(r.name, {
+          name: r.name,
+          role: r.role,
+          variant: r.variant,
+          joinedAt: byName.get(r.name)?.joinedAt,
+          lastAttestation: r.lastAttestation,
         });
       }
       return [...byName.values()].sort(

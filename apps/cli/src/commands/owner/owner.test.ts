@@ -170,6 +170,10 @@ describe("asterism owner propose / pending", () => {
     writeFileSync(payload, JSON.stringify({ nodes: ["Not A DNS Name"], reason: "x" }));
     expect((await run(["owner", "propose", "--state", db, "--payload", payload, ...args])).code).toBe(2);
   });
+  test("the services' state spec works too (sqlite:<path>)", async () => {
+    expect((await run(["owner", "pending", "--state", `sqlite:${db}`, "--anchor", anchor])).code).toBe(0);
+    expect((await run(["owner", "pending", "--state", "kube:/nonexistent/kubeconfig"])).code).toBe(2);
+  });
   test("a missing state file → exit 2", async () => {
     expect((await run(["owner", "pending", "--state", join(dir, "nope.db")])).code).toBe(2);
   });

@@ -3,7 +3,8 @@
  * the local ceremony server's lifetime, and opening a browser.
  */
 import { existsSync } from "node:fs";
-import { openSqliteState } from "@asterism/state";
+import { openClusterState } from "@asterism/lifecycle";
+import { type ClusterState, openSqliteState } from "@asterism/state";
 import type { CliIo, OptionSpec } from "../../command.ts";
 import { stringOption } from "../../input.ts";
 import { UsageError } from "../../usage-error.ts";
@@ -13,7 +14,8 @@ export const STATE_OPTION: OptionSpec = {
   name: "state",
   type: "string",
   value: "FILE",
-  description: "Cluster state file (SQLite; default $ASTERISM_STATE)",
+  description:
+    "Cluster state: a SQLite file, sqlite:<path> or kube:<kubeconfig>[#ns] (default $ASTERISM_STATE)",
 };
 
 /** `--anchor HEX`: the genesis hash printed by `asterism owner enroll`. */
@@ -44,24 +46,30 @@ export const TIMEOUT_OPTION: OptionSpec = {
   description: "Give up after this long (default 600)",
 };
 
-/** Open the state file named by --state or $ASTERISM_STATE; `create` allows a new file. */
+/**
+ * Open the cluster state named by --state or $ASTERISM_STATE: a SQLite file path (`create` allows a new
+ * one), or the services' spec `sqlite:<path>` / `kube:<kubeconfig>[#namespace]` (a cluster's Secrets and
+ * ConfigMaps through its API server).
+ */
 export function openStateFile(
   io: CliIo,
   values: Readonly<Record<string, unknown>>,
   opts: { create?: boolean } = {},
-): ReturnType<typeof openSqliteState> {
-  const path = stringOption(values["state"], "state") ?? io.env["ASTERISM_STATE"];
-  if (!path)
+): ClusterState & { close(): void } {
+  const spec = stringOption(values["state"], "state") ?? io.env["ASTERISM_STATE"];
+  if (!spec)
     throw new UsageError("MISSING_OPTION", "No cluster state", {
       expected: "--state FILE or $ASTERISM_STATE",
     });
-  if (!opts.create && !existsSync(path))
+  const kube = spec.startsWith("kube:");
+  const path = spec.startsWith("sqlite:") ? spec.slice("sqlite:".length) : spec;
+  if (!kube && !opts.create && !existsSync(path))
     throw new UsageError("UNREADABLE_INPUT", `Cannot read cluster state ${path}`, { actual: "no such file" });
   try {
-    return openSqliteState(path);
+    return kube ? openClusterState(spec) : openSqliteState(path);
   } catch (cause) {
-    throw new UsageError("UNREADABLE_INPUT", `Cannot open cluster state ${path}`, {
-      actual: cause instanceof Error ? cause.message : String(cause),
+    throw new UsageError("UNREADABLE_INPUT", `Cannot open cluster state ${spec.slice(0, 200)}`, {
+      actual: cause instanceof Error ? cause.message.slice(0, 200) : String(cause),
       cause,
     });
   }
