@@ -74,7 +74,7 @@ export {
   writeNodeRecord,
 } from "./node-record.ts";
 export { type RecoverNodeOptions, recoverNode } from "./recover-client.ts";
-export { openClusterState } from "./state-spec.ts";
+export { openClusterState, readKubeconfig } from "./state-spec.ts";
 export {
   DEFAULT_TPM_IDLE_MS,
   type NodeTpm,

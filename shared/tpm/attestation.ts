@@ -1,28 +1,22 @@
 import { bytesEqual } from "@asterism/bytes";
-
 import { decode, encode } from "@asterism/codec";
-
 import {
   TPM2_ActivateCredential,
   TPM2_MakeCredential,
   TPM2_PolicySecret,
   TPM2_StartAuthSession,
 } from "./commands/credential.ts";
-
 import { createPrimary, evictControl, flush, type LoadedObject, readPublic } from "./commands/object.ts";
 import { type PcrBanks, readPcrs } from "./commands/pcr.ts";
-
 import { SIG_SCHEME_NULL, TPM2_Quote } from "./commands/quote.ts";
 import { getRandom } from "./commands/random.ts";
 import { startup } from "./commands/startup.ts";
 import { TPM_ALG, TPM_RH, TPM_SE } from "./constants.ts";
 import { TpmError } from "./errors.ts";
 import { createTpm, type Tpm } from "./execute.ts";
-
 import { hashInfo } from "./hash.ts";
 import { decodeRc, isTpmRc, TPM_RC } from "./rc.ts";
 import { TPMS_ATTEST, type TPMS_QUOTE_INFO } from "./structures/attest.ts";
-
 import type { PcrSelection } from "./structures/basic.ts";
 import { TPMT_PUBLIC } from "./structures/public.ts";
 import { TPMT_SIGNATURE } from "./structures/signature.ts";

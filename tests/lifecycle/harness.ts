@@ -3,7 +3,7 @@
  * their JSON log lines, endpoints files, swtpm nodes and LUKS images. Everything listens on 127.0.0.1 with
  * free ports; every process is tracked and killed by `killAll()`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, type SwtpmInstance, startSwtpm } from "@asterism/testing";
 
@@ -24,9 +24,17 @@ export interface Proc {
 
 const procs: Proc[] = [];
 
-/** Start `bun apps/<app>/src/main.ts` with `env` (plus PATH and HOME). */
+/**
+ * Start `bun apps/<app>/src/main.ts` with `env` (plus PATH and HOME), or the compiled `dist/<app>` when
+ * `LIFECYCLE_TEST_BINARIES=1` (run `bun run build` first).
+ */
 export function startApp(name: string, app: string, env: Record<string, string>): Proc {
-  const proc = Bun.spawn(["bun", join(repoRoot, "apps", app, "src", "main.ts")], {
+  const compiled = join(repoRoot, "dist", app);
+  const argv =
+    process.env["LIFECYCLE_TEST_BINARIES"] === "1" && existsSync(compiled)
+      ? [compiled]
+      : ["bun", join(repoRoot, "apps", app, "src", "main.ts")];
+  const proc = Bun.spawn(argv, {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...env },
     stdin: "ignore",

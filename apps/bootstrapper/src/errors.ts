@@ -3,7 +3,8 @@ import { AsterismError } from "@asterism/errors";
 /**
  * Bootstrapper refusals (docs/lifecycle.md §3).
  * - `NODE_ALREADY_ACTIVATED`: the one-way node lock is taken (by a join, recovery or an earlier init).
- * - `INIT_FAILED` / `RECOVERY_FAILED`: something failed after the lock; the node must be rebooted.
+ * - `INIT_FAILED` / `JOIN_FAILED` / `RECOVERY_FAILED` (also rejoin): something failed after the lock; the
+ *   node must be rebooted (after init or join its still-empty disk is reset, after rejoin/recovery it is kept).
  * - `MASTER_SECRET_WRONG`: the key derived from the offered master secret does not open this node's disk.
  * - `INVALID_REQUEST`: the body is not the documented JSON (or its Kubernetes settings are unusable).
  * - `IDENTITY_UNPROVABLE`: PCR 16 is set but the event log explaining it is missing or does not replay.
@@ -11,6 +12,7 @@ import { AsterismError } from "@asterism/errors";
 export type BootstrapperErrorCode =
   | "NODE_ALREADY_ACTIVATED"
   | "INIT_FAILED"
+  | "JOIN_FAILED"
   | "RECOVERY_FAILED"
   | "MASTER_SECRET_WRONG"
   | "INVALID_REQUEST"

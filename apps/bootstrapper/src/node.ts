@@ -106,13 +106,18 @@ export function createNode(deps: NodeDeps) {
       0o644,
     );
 
+  /**
+   * A failure after the lock: the node must reboot. After init or join the disk holds nothing yet, so it is
+   * marked uninitialized and the next boot formats it (Constellation's reset); after rejoin or recovery it
+   * holds the node's data and is left alone.
+   */
   const fail = async (
-    code: "INIT_FAILED" | "RECOVERY_FAILED",
+    code: "INIT_FAILED" | "JOIN_FAILED" | "RECOVERY_FAILED",
     what: string,
     err: unknown,
   ): Promise<never> => {
     log.log("error", `node.${what}_failed`, { error: describeError(err) });
-    await deps.disk.markUninitialized().catch(() => undefined);
+    if (code !== "RECOVERY_FAILED") await deps.disk.markUninitialized().catch(() => undefined);
     status("failed", { error: code });
     const e = new BootstrapperError(code, `The node could not complete ${what}; reboot it`);
     rejectActivated(e);
@@ -328,7 +333,7 @@ export function createNode(deps: NodeDeps) {
         status("done", { clusterId: toHex(clusterId), activatedBy: "join" });
         resolveActivated({ by: "join", clusterId });
       } catch (err) {
-        await fail("INIT_FAILED", "join", err).catch(() => undefined);
+        await fail("JOIN_FAILED", "join", err).catch(() => undefined);
       } finally {
         wipe(ticket.diskKey);
       }
@@ -350,9 +355,9 @@ export function createNode(deps: NodeDeps) {
                 const t = await requestRejoinTicket({ endpoint, issuer: deps.issuer, diskUuid: uuid });
                 if (!(await deps.disk.testKey(t.diskKey))) {
                   wipe(t.diskKey);
-                  throw new BootstrapperError(
-                    "MASTER_SECRET_WRONG",
-                    "The rejoin ticket's key does not open the disk",
+                  throw new LifecycleError(
+                    "INVALID_RESPONSE",
+                    "The rejoin ticket's key does not open this disk",
                   );
                 }
                 return t;

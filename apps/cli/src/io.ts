@@ -1,11 +1,14 @@
 import type { CliIo } from "./command.ts";
 
-/** The real process I/O. Colour and spinners only on a terminal, and never when NO_COLOR is set. */
+/**
+ * The real process I/O. `isTTY` says whether stdout is a terminal (spinners); colour additionally needs
+ * NO_COLOR unset and TERM not "dumb" (see ui/style.ts).
+ */
 export function processIo(): CliIo {
   return {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
-    isTTY: Boolean(process.stdout.isTTY) && process.env["NO_COLOR"] === undefined,
+    isTTY: Boolean(process.stdout.isTTY),
     env: process.env,
     cwd: process.cwd(),
   };

@@ -1,9 +1,14 @@
 import { parseArgs } from "node:util";
 import { describeError, isAsterismError } from "@asterism/errors";
+import { ClusterError } from "./cluster/errors.ts";
+import { mismatchesOf, pcrName } from "./cluster/verify-client.ts";
 import { type CliIo, type Command, type CommandGroup, ExitCode } from "./command.ts";
+import { ConfigError } from "./config/errors.ts";
 import { COMMON_OPTIONS, commandHelp, groupHelp } from "./help.ts";
+import { MiniError } from "./mini/errors.ts";
 import { UsageError } from "./usage-error.ts";
 import { VERSION } from "./version.ts";
+import { WorkspaceError } from "./workspace/errors.ts";
 
 type Node = Command | CommandGroup;
 
@@ -37,6 +42,24 @@ function wantsJson(argv: readonly string[]): boolean {
     argv.includes("--json") ||
     argv.some((a, i) => (a === "--output" || a === "-o") && argv[i + 1] === "json") ||
     argv.includes("--output=json")
+  );
+}
+
+/**
+ * Problems the operator fixes by changing input rather than retrying: a missing or unreadable config,
+ * a file the command refuses to overwrite, a missing state file. Exit 2 like usage errors.
+ */
+function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError | ClusterError | MiniError {
+  if (err instanceof ConfigError) return true;
+  if (err instanceof MiniError)
+    return ["ALREADY_RUNNING", "NOT_RUNNING", "CONFIG_UNSUPPORTED", "HOST_UNSUPPORTED"].includes(err.code);
+  if (err instanceof ClusterError) return err.code === "NO_ENDPOINT" || err.code === "NO_CLUSTER_ID";
+  return (
+    err instanceof WorkspaceError &&
+    (err.code === "FILE_EXISTS" ||
+      err.code === "MASTER_SECRET_EXISTS" ||
+      err.code === "STATE_INVALID" ||
+      err.code === "BOOT_COMPONENT_UNREADABLE")
   );
 }
 
@@ -103,7 +126,24 @@ export async function runCli(root: CommandGroup, argv: readonly string[], io: Cl
       json: json || output === "json",
     });
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof ConfigError && (err.code === "CONFIG_INVALID" || err.code === "CONFIG_SYNTAX")) {
+      // An invalid configuration is "invalid input" (exit 1), reported line by line.
+      if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON() })}\n`);
+      else io.stderr(`${err.issues.length ? err.lines().join("\n") : `error: ${err.message}`}\n`);
+      return ExitCode.INVALID;
+    }
+    if (isAsterismError(err) && err.code === "NOT_TRUSTED") {
+      // A peer's attestation was refused (init, recover): invalid evidence, exit 1, failing PCRs named.
+      const pcrs = mismatchesOf(err);
+      if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON(), mismatches: pcrs })}\n`);
+      else {
+        io.stderr(`error: ${describeError(err)}\n`);
+        for (const m of pcrs)
+          io.stderr(`  ${pcrName(m.index)}: expected ${m.expected}, got ${m.actual ?? "nothing"}\n`);
+      }
+      return ExitCode.INVALID;
+    }
+    if (err instanceof UsageError || isOperatorInputError(err)) {
       if (json) io.stdout(`${JSON.stringify({ ok: false, ...err.toJSON() })}\n`);
       else io.stderr(`error: ${err.message}\n`);
       return ExitCode.USAGE;

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { serveAttested } from "@asterism/atls";
 import { describeError } from "@asterism/errors";
 import { type ClusterPki, loadClusterPki, readControlPlaneFiles } from "@asterism/kubeadm";
-import { openClusterState, writeNodeRecord } from "@asterism/lifecycle";
+import { openClusterState, readKubeconfig, writeNodeRecord } from "@asterism/lifecycle";
 import { createMetadataClient } from "@asterism/metadata";
 import { createMtlsFetch } from "@asterism/mtls";
 import { createApprovedStateLoader } from "@asterism/owner";
@@ -26,7 +26,7 @@ import { createMetadataCrossCheck } from "./cross-check.ts";
 import { createKmsKeys } from "./keys.ts";
 import { createDiskOwnership } from "./ownership.ts";
 import { createJoinConfigHolder } from "./policy.ts";
-import { createStateTokenPublisher } from "./tokens.ts";
+import { createKubeTokenPublisher, createStateTokenPublisher } from "./tokens.ts";
 
 const info = {
   name: "join-service",
@@ -102,7 +102,12 @@ const keys = createKmsKeys({
     keyPem: readText(config.ASTERISM_KMS_KEY_FILE),
   }),
 });
-const tokens = createStateTokenPublisher(state, now, logger);
+// In a Kubernetes cluster the tokens are real kube-system Secrets; in the local cluster they live in state.
+const tokens = config.ASTERISM_STATE.startsWith("kube:")
+  ? createKubeTokenPublisher(
+      readKubeconfig(config.ASTERISM_STATE.slice("kube:".length).split("#")[0] as string, "kube-system"),
+    )
+  : createStateTokenPublisher(state, now, logger);
 const purge = setInterval(() => void tokens.purgeExpired().catch(() => undefined), 60_000);
 
 const app = createApp({

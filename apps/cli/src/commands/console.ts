@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { defineCommand, ExitCode } from "../command.ts";
-import { serveConsole } from "../console/server.ts";
 import { stateSource } from "../console/source.ts";
 import {
   ANCHOR_OPTION,
@@ -26,6 +25,8 @@ export const consoleCommand = defineCommand({
     const state = openStateFile(ctx.io, ctx.values);
     const anchor = anchorOf(ctx.io, ctx.values);
     const port = intOption(ctx.values["port"], "port", 0, 0, 65535);
+    // Loaded on use: the console module embeds the browser script, compiled by a macro when transpiled.
+    const { serveConsole } = await import("../console/server.ts");
     const server = serveConsole(
       {
         source: stateSource(state, anchor ? { anchor } : {}),

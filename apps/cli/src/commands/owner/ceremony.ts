@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { toBase64Url } from "@asterism/bytes";
 import type { CommandContext } from "../../command.ts";
 import type { ConsoleDeps, ConsoleEvent } from "../../console/app.ts";
-import { serveConsole } from "../../console/server.ts";
 import { intOption, OPEN_OPTION, openBrowser, PORT_OPTION, TIMEOUT_OPTION, untilStopped } from "./shared.ts";
 
 /** Options of every command that opens a local ceremony page. */
@@ -31,6 +30,8 @@ export async function runCeremony(
   const finished = new Promise<ConsoleEvent | undefined>((resolve) => {
     done = resolve;
   });
+  // Loaded on use: the console module embeds the browser script, compiled by a macro when transpiled.
+  const { serveConsole } = await import("../../console/server.ts");
   const server = serveConsole(
     {
       source: opts.source,

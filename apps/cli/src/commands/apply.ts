@@ -1,0 +1,113 @@
+import { fromHex } from "@asterism/bytes";
+import { openClusterState, writeJoinConfig } from "@asterism/lifecycle";
+import { runInitPhase } from "../cluster/init-phase.ts";
+import { nodePolicy } from "../cluster/policy.ts";
+import { defineCommand, ExitCode } from "../command.ts";
+import { loadConfig } from "../config/load.ts";
+import { stringOption } from "../input.ts";
+import { createProgress } from "../ui/progress.ts";
+import { UsageError } from "../usage-error.ts";
+import { CONFIG_OPTION, configPathFrom, WORKSPACE_OPTION, workspaceFrom } from "../workspace/options.ts";
+import { readState } from "../workspace/state.ts";
+import { INIT_OPTIONS } from "./init.ts";
+
+const PHASES = ["init", "attestation"] as const;
+type Phase = (typeof PHASES)[number];
+
+/**
+ * `asterism apply`: bring the cluster to what the configuration says. Phases: `init` (once, when the
+ * workspace holds no cluster yet) and `attestation` (the join policy in the cluster state: the
+ * configured measurements with PCR 15 = 0, so a changed config takes effect for every later join).
+ */
+export const applyCommand = defineCommand({
+  name: "apply",
+  summary: "Apply the configuration: init once, then the attestation policy for joining nodes",
+  description: [
+    "Phase init runs when the state file has no cluster yet (see `asterism init`). Phase attestation writes",
+    "the join policy (configured measurements, PCR 15 = 0) and the measurement salt into the cluster state",
+    "(--cluster-state, or the state file's: sqlite:<path> for the local cluster, kube:<kubeconfig> otherwise);",
+    "the JoinService picks it up within its reload interval.",
+  ].join("\n"),
+  options: [
+    WORKSPACE_OPTION,
+    CONFIG_OPTION,
+    ...INIT_OPTIONS,
+    {
+      name: "cluster-state",
+      type: "string",
+      value: "SPEC",
+      description: "sqlite:<path> or kube:<kubeconfig>[#namespace] (default: the state file's)",
+    },
+    {
+      name: "skip-phases",
+      type: "string",
+      value: "LIST",
+      description: `Comma-separated phases to skip: ${PHASES.join(",")}`,
+    },
+  ],
+  examples: [
+    "asterism apply",
+    "asterism apply --skip-phases init --cluster-state kube:asterism-admin.conf",
+    "asterism apply --endpoint 10.0.0.5:9000 --init-secret-file init-secret",
+  ],
+  async run(ctx) {
+    const ws = workspaceFrom(ctx);
+    const config = loadConfig(configPathFrom(ctx, ws));
+    const skip = new Set(
+      (stringOption(ctx.values["skip-phases"], "skip-phases") ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+    for (const s of skip)
+      if (!(PHASES as readonly string[]).includes(s))
+        throw new UsageError("BAD_VALUE", "Invalid --skip-phases", {
+          expected: PHASES.join(", "),
+          actual: s,
+        });
+    const progress = createProgress(ctx.io, { quiet: ctx.json });
+    const done: Record<Phase, string> = { init: "skipped", attestation: "skipped" };
+    if (!skip.has("init")) {
+      if (readState(ws.state)?.clusterValues) done.init = "already initialized";
+      else {
+        const endpoint = stringOption(ctx.values["endpoint"], "endpoint");
+        const initSecretFile = stringOption(ctx.values["init-secret-file"], "init-secret-file");
+        const r = await runInitPhase({
+          ws,
+          config,
+          progress,
+          ...(endpoint ? { endpoint } : {}),
+          ...(initSecretFile ? { initSecretFile } : {}),
+        });
+        done.init = `initialized cluster ${r.clusterId}`;
+      }
+    }
+    if (!skip.has("attestation")) {
+      const state = readState(ws.state);
+      const spec =
+        stringOption(ctx.values["cluster-state"], "cluster-state") ?? state?.infrastructure.clusterState;
+      const salt = state?.clusterValues?.measurementSalt;
+      if (spec === undefined || salt === undefined) {
+        done.attestation = "skipped: no cluster state known (--cluster-state) or no cluster yet";
+      } else {
+        await progress.step("Attestation policy for joining nodes", async () => {
+          const cs = openClusterState(spec);
+          try {
+            await writeJoinConfig(cs, {
+              policy: nodePolicy(config, undefined),
+              measurementSalt: fromHex(salt),
+              kubernetesVersion: config.kubernetesVersion,
+              components: [],
+            });
+          } finally {
+            cs.close();
+          }
+        });
+        done.attestation = `join policy written to ${spec.split(":")[0]} state`;
+      }
+    }
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify({ phases: done })}\n`);
+    else for (const p of PHASES) ctx.io.stdout(`${p}: ${done[p]}\n`);
+    return ExitCode.OK;
+  },
+});

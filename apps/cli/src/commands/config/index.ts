@@ -1,0 +1,9 @@
+import { defineGroup } from "../../command.ts";
+import { generateCommand } from "./generate.ts";
+import { validateCommand } from "./validate.ts";
+
+/** `asterism config …`: the cluster configuration file. */
+export const configGroup = defineGroup("config", "Generate and check the cluster configuration", [
+  generateCommand,
+  validateCommand,
+]);
