@@ -128,6 +128,20 @@ class ConsoleHttpError extends Error {
   }
 }
 
+/** The challenge in a browser's clientDataJSON (base64url); malformed input is a 400, never a 500. */
+function challengeOf(clientDataB64: string): Uint8Array {
+  let raw: Uint8Array;
+  try {
+    raw = fromBase64Url(clientDataB64);
+  } catch (cause) {
+    throw new OwnerParseError("INVALID_SCHEMA", "Cannot parse clientDataJSON", {
+      expected: "base64url",
+      cause,
+    });
+  }
+  return parseClientData(raw).challenge;
+}
+
 function statusOf(err: unknown): number {
   if (err instanceof ConsoleHttpError) return err.status;
   if (err instanceof OwnerParseError) return 400;
@@ -272,7 +286,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
     const a = await deps.source.approvals();
     const state = a.log?.state;
     if (!state) throw new ConsoleHttpError(409, "NO_OWNERS", "No owners enrolled");
-    const challenge = parseClientData(fromBase64Url(approval.clientDataJSON)).challenge;
+    const challenge = challengeOf(approval.clientDataJSON);
     const issued = sessions.take("login", toBase64Url(challenge));
     if (!issued)
       throw new ApprovalError("CHALLENGE_MISMATCH", "Sign-in refused", {
@@ -471,7 +485,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
         body.response,
       );
       if (!clientData.success) throw new ConsoleHttpError(400, "INVALID_BODY", "Not a registration response");
-      const challenge = parseClientData(fromBase64Url(clientData.output.response.clientDataJSON)).challenge;
+      const challenge = challengeOf(clientData.output.response.clientDataJSON);
       const issued = sessions.take<{ name: string }>("register", toBase64Url(challenge));
       if (!issued || issued.data.name !== body.name)
         throw new ApprovalError("REGISTRATION_INVALID", "Passkey registration refused", {
