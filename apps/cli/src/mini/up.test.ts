@@ -65,13 +65,12 @@ describe("mini up failure", () => {
       ...(state?.mini?.services.map((s) => s.process) ?? []),
       ...(state?.mini?.nodes.flatMap((n) => n.processes) ?? []),
     ];
-    expect(recorded.map((p) => p.name).sort()).toEqual([
-      "bootstrapper",
-      "bootstrapper",
-      "metadata",
-      "swtpm",
-      "swtpm",
-    ]);
+    // A stub that exits at once may already be gone when its start is recorded (startDaemon then fails
+    // with START_FAILED itself and there is nothing to record): how many bootstrappers made it into the
+    // state depends on scheduling. Everything else must be there, and nothing may still run.
+    const names = recorded.map((p) => p.name);
+    expect(names.filter((n) => n !== "bootstrapper").sort()).toEqual(["metadata", "swtpm", "swtpm"]);
+    expect(names.filter((n) => n === "bootstrapper").length).toBeLessThanOrEqual(2);
     expect(recorded.filter(isRunning)).toEqual([]);
     expect(io.err.join("")).toContain("stopping what was started");
   }, 30_000);
