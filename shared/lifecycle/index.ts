@@ -82,5 +82,6 @@ export {
   openNodeTpm,
   parseTpmSpec,
   type TpmSpec,
+  TpmSpecSchema,
 } from "./tpm.ts";
 export { type VerifiedNode, type VerifyNodeOptions, verifyNode } from "./verify-client.ts";

@@ -5,7 +5,13 @@
  * @module
  */
 export { handleServiceFlags, type ServiceInfo } from "./flags.ts";
-export { createEndpointsFile, type ListenAddress, listenerUrl, parseListenAddress } from "./listen.ts";
+export {
+  createEndpointsFile,
+  type ListenAddress,
+  listenAddressSchema,
+  listenerUrl,
+  parseListenAddress,
+} from "./listen.ts";
 export {
   createJsonLogger,
   createMemoryLogger,

@@ -1,12 +1,7 @@
-import { type ListenAddress, parseListenAddress } from "@asterism/service";
+import { listenAddressSchema } from "@asterism/service";
 import * as v from "valibot";
 
-const listen = (dflt: string) =>
-  v.pipe(
-    v.optional(v.string(), dflt),
-    v.check((s) => parseListenAddress(s) !== undefined, "must be host:port"),
-    v.transform((s) => parseListenAddress(s) as ListenAddress),
-  );
+const listen = listenAddressSchema;
 const file = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 
 /** Environment of the join-service (docs/lifecycle.md §5). */
