@@ -27,6 +27,15 @@ const apps = readdirSync(join(root, "apps"))
   .filter((a) => wanted.length === 0 || wanted.includes(a))
   .sort();
 
+// The bootstrapper embeds the rendered k8s/ overlays (it applies them at init): render them fresh.
+if (apps.includes("bootstrapper")) {
+  const embed = Bun.spawnSync(["bun", join("k8s", "render", "embed.ts")], { cwd: root, stderr: "pipe" });
+  if (embed.exitCode !== 0) {
+    process.stderr.write(`render k8s/ manifests: FAILED\n${embed.stderr.toString()}\n`);
+    process.exit(1);
+  }
+}
+
 let failed = 0;
 for (const app of apps) {
   const out = join(dist, binaryName(app));

@@ -37,6 +37,7 @@ const deps = {
       kubernetesVersion: "v1.31.13",
       components: [],
       validators: new Map(),
+      revokedNodes: new Set<string>(),
     }),
   },
   pki: () => pki,

@@ -64,6 +64,15 @@ export {
   localImageMeasurements,
 } from "./local-boot.ts";
 export { type Activation, NodeLock } from "./node-lock.ts";
+export {
+  NODE_RECORD_KEY,
+  NODE_RECORD_LABEL,
+  NODE_RECORD_PREFIX,
+  type NodeRecord,
+  NodeRecordSchema,
+  parseNodeRecord,
+  writeNodeRecord,
+} from "./node-record.ts";
 export { type RecoverNodeOptions, recoverNode } from "./recover-client.ts";
 export { openClusterState, readKubeconfig } from "./state-spec.ts";
 export {
@@ -73,5 +82,6 @@ export {
   openNodeTpm,
   parseTpmSpec,
   type TpmSpec,
+  TpmSpecSchema,
 } from "./tpm.ts";
 export { type VerifiedNode, type VerifyNodeOptions, verifyNode } from "./verify-client.ts";

@@ -6,6 +6,7 @@ import {
   type Tpm,
   type TpmTransport,
 } from "@asterism/tpm";
+import * as v from "valibot";
 import { LifecycleError } from "./errors.ts";
 
 /** Where a node's TPM is: a swtpm command port (already powered on) or a character device. */
@@ -30,6 +31,20 @@ export function parseTpmSpec(s: string): TpmSpec {
     actual: JSON.stringify(s.slice(0, 80)),
   });
 }
+
+/** valibot schema of `ASTERISM_TPM` (see {@link parseTpmSpec}), shared by every binary that talks to the TPM. */
+export const TpmSpecSchema = v.pipe(
+  v.string(),
+  v.check((s) => {
+    try {
+      parseTpmSpec(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "must be swtpm:127.0.0.1:<port> or /dev/tpmrm<N>"),
+  v.transform((s): TpmSpec => parseTpmSpec(s)),
+);
 
 /** A TPM whose connection can be released. */
 export interface NodeTpm extends Tpm {

@@ -6,7 +6,13 @@
  */
 export { type CappedBody, readBodyText } from "./body.ts";
 export { handleServiceFlags, type ServiceInfo } from "./flags.ts";
-export { createEndpointsFile, type ListenAddress, listenerUrl, parseListenAddress } from "./listen.ts";
+export {
+  createEndpointsFile,
+  type ListenAddress,
+  listenAddressSchema,
+  listenerUrl,
+  parseListenAddress,
+} from "./listen.ts";
 export {
   createJsonLogger,
   createMemoryLogger,

@@ -1,4 +1,5 @@
 import { rename, writeFile } from "node:fs/promises";
+import * as v from "valibot";
 
 /** A parsed `host:port` listen address (IPv6 in brackets). Port 0 means "a free port". */
 export interface ListenAddress {
@@ -57,4 +58,13 @@ export function createEndpointsFile(path: string | undefined): {
       return flush();
     },
   };
+}
+
+/** valibot schema of a `host:port` listen address in a service's environment, with a default. */
+export function listenAddressSchema(dflt: string) {
+  return v.pipe(
+    v.optional(v.string(), dflt),
+    v.check((s) => parseListenAddress(s) !== undefined, "must be host:port"),
+    v.transform((s) => parseListenAddress(s) as ListenAddress),
+  );
 }

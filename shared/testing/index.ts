@@ -24,6 +24,14 @@ export {
 } from "./fuzz.ts";
 export { createSoftHsmToken, SOFTHSM_LIBRARY, type SoftHsmToken } from "./softhsm.ts";
 export {
+  type AssertionJson,
+  type AssertionOverrides,
+  AUTH_FLAGS,
+  createSoftwareAuthenticator,
+  type SoftwareAuthenticator,
+  type SoftwarePasskey,
+} from "./software-authenticator.ts";
+export {
   createSoftwareAttester,
   DEFAULT_SOFTWARE_MEASUREMENTS,
   SOFTWARE_EVIDENCE_FORMAT,
@@ -41,6 +49,7 @@ export {
   startSwtpm,
 } from "./swtpm.ts";
 export { readTdxVector, TDX_VECTOR, tdxCollateralFixture } from "./tdx-vectors.ts";
+export { createTestOwners, type TestOwners } from "./test-owners.ts";
 export {
   buildTestCertificate,
   buildTestCrl,

@@ -133,10 +133,27 @@ export class ObjectStore {
       );
   }
 
+  /**
+   * The object as the server returns it: with `metadata.managedFields` naming every apply manager
+   * (operation `Apply`), one entry per manager. The field sets themselves are not modelled (README.md).
+   */
+  private view(e: Entry): KubeObject {
+    const out = structuredClone(e.object);
+    if (e.applied.size > 0)
+      (out.metadata as Json)["managedFields"] = [...e.applied.keys()].sort().map((manager) => ({
+        manager,
+        operation: "Apply",
+        apiVersion: out.apiVersion,
+        fieldsType: "FieldsV1",
+        fieldsV1: {},
+      }));
+    return out;
+  }
+
   get(r: ResourceInfo, namespace: string | undefined, name: string): KubeObject {
     const e = this.entries.get(this.key(r, namespace, name));
     if (e === undefined) throw new StatusFailure(404, "NotFound", `${r.plural} "${name}" not found`);
-    return structuredClone(e.object);
+    return this.view(e);
   }
 
   list(
@@ -150,7 +167,7 @@ export class ObjectStore {
       if (!k.startsWith(prefix)) continue;
       if (namespace !== undefined && e.object.metadata.namespace !== namespace) continue;
       if (!selector(e.object.metadata.labels ?? {})) continue;
-      items.push(structuredClone(e.object));
+      items.push(this.view(e));
     }
     items.sort((a, b) =>
       `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
@@ -220,8 +237,9 @@ export class ObjectStore {
     const e = this.entries.get(key);
     if (e === undefined) {
       const stored = this.stamp(configJson as KubeObject, undefined);
-      this.entries.set(key, { object: stored, applied: new Map([[manager, configJson]]) });
-      return { object: structuredClone(stored), created: true };
+      const created: Entry = { object: stored, applied: new Map([[manager, configJson]]) };
+      this.entries.set(key, created);
+      return { object: this.view(created), created: true };
     }
     this.checkVersion(r, name, config.metadata.resourceVersion, e);
     const leaves = leafPaths(configJson);
@@ -254,7 +272,7 @@ export class ObjectStore {
     // A no-op apply leaves resourceVersion alone, as on a real API server (so re-applying is observable).
     if (JSON.stringify(merged) !== JSON.stringify(this.withoutServerMetadata(e.object, namespace, r)))
       e.object = this.stamp(merged, e.object);
-    return { object: structuredClone(e.object), created: false };
+    return { object: this.view(e), created: false };
   }
 
   delete(r: ResourceInfo, namespace: string | undefined, name: string, precondition?: string): KubeObject {

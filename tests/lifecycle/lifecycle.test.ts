@@ -220,6 +220,7 @@ describe("init", () => {
     expect(result.kubeconfig).toContain("client-certificate-data");
     expect(result.kubernetes.performed).toBe(false);
     expect(result.kubernetes.note).toContain("local cluster");
+    expect(result.kubernetes.note).toContain("cluster manifests (k8s/) not applied");
     expect(await boot["cp-0"]!.exitCode()).toBe(0);
     expect(statusOf(nodes["cp-0"]!)).toMatchObject({
       phase: "done",

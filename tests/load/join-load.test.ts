@@ -55,6 +55,7 @@ beforeAll(async () => {
         kubernetesVersion: "v1.31.13",
         components: [],
         validators: new Map(),
+        revokedNodes: new Set<string>(),
       }),
     },
     pki: () => pki,

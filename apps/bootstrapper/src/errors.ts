@@ -8,6 +8,8 @@ import { AsterismError } from "@asterism/errors";
  * - `MASTER_SECRET_WRONG`: the key derived from the offered master secret does not open this node's disk.
  * - `INVALID_REQUEST`: the body is not the documented JSON (or its Kubernetes settings are unusable).
  * - `IDENTITY_UNPROVABLE`: PCR 16 is set but the event log explaining it is missing or does not replay.
+ * - `MANIFESTS_APPLY_FAILED`: the server-side apply of the rendered k8s/ overlay after `kubeadm init`
+ *   failed (init then fails as `INIT_FAILED`).
  */
 export type BootstrapperErrorCode =
   | "NODE_ALREADY_ACTIVATED"
@@ -16,7 +18,8 @@ export type BootstrapperErrorCode =
   | "RECOVERY_FAILED"
   | "MASTER_SECRET_WRONG"
   | "INVALID_REQUEST"
-  | "IDENTITY_UNPROVABLE";
+  | "IDENTITY_UNPROVABLE"
+  | "MANIFESTS_APPLY_FAILED";
 
 export class BootstrapperError extends AsterismError<BootstrapperErrorCode> {
   override readonly domain = "bootstrapper";

@@ -33,6 +33,7 @@ import {
 } from "@asterism/service";
 import * as v from "valibot";
 import { createApp } from "./app.ts";
+import { createManifestApplier } from "./cluster-manifests.ts";
 import { ConfigSchema, ENV_HELP } from "./config.ts";
 import { ensureIdentity, readLifecyclePcrs } from "./identity.ts";
 import { createNode } from "./node.ts";
@@ -191,6 +192,7 @@ try {
     disk,
     diskState,
     installer,
+    applyManifests: createManifestApplier({ variant: config.ASTERISM_VARIANT, logger }),
     metadata,
     initSecret: canInit ? createInitSecretChecker(self.initSecretHash) : undefined,
     runDir: config.ASTERISM_RUN_DIR,

@@ -42,6 +42,11 @@ export interface NodeDeps {
   readonly disk: StateDisk;
   readonly diskState: DiskState;
   readonly installer: KubernetesInstaller;
+  /**
+   * Server-side apply of the variant's rendered k8s/ overlay with the admin kubeconfig, after
+   * `kubeadm init` (cluster-manifests.ts). Not called when kubeadm did not run (the local cluster).
+   */
+  readonly applyManifests: (kubeconfig: string) => Promise<{ readonly objects: number }>;
   readonly metadata: MetadataClient;
   /** Checker for the init secret; undefined when metadata has no hash (no init server then). */
   readonly initSecret: InitSecretChecker | undefined;
@@ -216,9 +221,18 @@ export function createNode(deps: NodeDeps) {
         now: deps.now(),
       });
       await writeAtomic(files.adminConf, kubeconfig, 0o600);
-      await writeNodeState(clusterId, req.measurementSalt);
       const performed = installed.performed && kubeadm.performed;
-      const note = installed.note ?? kubeadm.note;
+      let note = installed.note ?? kubeadm.note;
+      if (kubeadm.performed) {
+        // The services' DaemonSets, RBAC, NetworkPolicies (k8s/), as the admin, before init reports success.
+        const applied = await deps.applyManifests(kubeconfig);
+        log.log("info", "node.manifests_applied", { objects: applied.objects });
+      } else {
+        const skipped = "cluster manifests (k8s/) not applied: no Kubernetes API server runs here";
+        log.log("warn", "node.manifests_skipped", { reason: skipped });
+        note = note ? `${note}; ${skipped}` : skipped;
+      }
+      await writeNodeState(clusterId, req.measurementSalt);
       status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
       resolveActivated({ by: "init", clusterId });
       return {

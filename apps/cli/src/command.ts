@@ -23,6 +23,11 @@ export interface CliIo {
   readonly isTTY: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /**
+   * Aborted when a long-running command (a local server such as `asterism console`) should stop. Tests
+   * pass their own; without one, such commands stop on SIGINT/SIGTERM.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Everything a command's `run` receives. */

@@ -5,13 +5,16 @@ import { UsageError } from "./usage-error.ts";
 /** Inputs larger than this are refused before reading: no evidence file is anywhere near it. */
 const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
-/** Read a file named on the command line; unreadable or oversized input is a usage error (exit 2). */
-export function readInputFile(path: string, what: string): Uint8Array {
+/**
+ * Read a file named on the command line; unreadable or oversized input is a usage error (exit 2).
+ * `maxBytes` raises the limit for inputs that are large by nature (disk images).
+ */
+export function readInputFile(path: string, what: string, maxBytes = MAX_INPUT_BYTES): Uint8Array {
   try {
     const file = Bun.file(path);
-    if (file.size > MAX_INPUT_BYTES) {
+    if (file.size > maxBytes) {
       throw new UsageError("UNREADABLE_INPUT", `Cannot read ${what} ${path}`, {
-        expected: `at most ${MAX_INPUT_BYTES} bytes`,
+        expected: `at most ${maxBytes} bytes`,
         actual: `${file.size} bytes`,
       });
     }

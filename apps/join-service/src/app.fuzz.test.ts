@@ -43,6 +43,7 @@ beforeAll(async () => {
         kubernetesVersion: "v1.31.13",
         components: [],
         validators: new Map(),
+        revokedNodes: new Set<string>(),
       }),
     },
     pki: () => pki,

@@ -1,12 +1,7 @@
-import { type ListenAddress, parseListenAddress } from "@asterism/service";
+import { listenAddressSchema } from "@asterism/service";
 import * as v from "valibot";
 
-const listen = (dflt: string) =>
-  v.pipe(
-    v.optional(v.string(), dflt),
-    v.check((s) => parseListenAddress(s) !== undefined, "must be host:port"),
-    v.transform((s) => parseListenAddress(s) as ListenAddress),
-  );
+const listen = listenAddressSchema;
 const file = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 
 /** Environment of the join-service (docs/lifecycle.md §5). */
@@ -29,6 +24,9 @@ export const ConfigSchema = v.object({
     "2000",
   ),
   ASTERISM_ENDPOINTS_FILE: v.optional(v.string()),
+  ASTERISM_OWNER_ANCHOR: v.optional(
+    v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits")),
+  ),
   ASTERISM_LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"]), "info"),
 });
 export type Config = v.InferOutput<typeof ConfigSchema>;
@@ -47,5 +45,7 @@ export const ENV_HELP: Record<string, string> = {
   ASTERISM_METADATA_URL: "optional: cross-check attested identities against the instance list",
   ASTERISM_POLICY_RELOAD_MS: "how often the join configuration is re-read (default 2000)",
   ASTERISM_ENDPOINTS_FILE: 'optional: JSON file announcing {"join": url, "http": url}',
+  ASTERISM_OWNER_ANCHOR:
+    "genesis hash of the owners' audit log (docs/owner.md): enforce only the owner-approved policy and revocations; unset = trust the join configuration (logged as a warning)",
   ASTERISM_LOG_LEVEL: "debug | info | warn | error (default info)",
 };

@@ -7,6 +7,7 @@ import { AsterismError } from "@asterism/errors";
  * - `OWNER_KEY_MISSING`: the evidence names no attestation key to bind disk ownership to.
  * - `DISK_OWNED_BY_OTHER_NODE`: the disk's key was first issued to another node.
  * - `DISK_UNKNOWN`: rejoin for a disk that never joined.
+ * - `NODE_REVOKED`: the cluster owners approved this node's revocation (docs/owner.md).
  * - `POLICY_NOT_LOADED`, `PKI_NOT_LOADED`: the service is not ready.
  * - `KMS_UNAVAILABLE`: the KMS did not hand out a key.
  * - `INVALID_REQUEST`: the body is not the documented JSON.
@@ -17,6 +18,7 @@ export type JoinServiceErrorCode =
   | "OWNER_KEY_MISSING"
   | "DISK_OWNED_BY_OTHER_NODE"
   | "DISK_UNKNOWN"
+  | "NODE_REVOKED"
   | "POLICY_NOT_LOADED"
   | "PKI_NOT_LOADED"
   | "KMS_UNAVAILABLE"

@@ -8,9 +8,10 @@ import { readFileSync } from "node:fs";
 import { serveAttested } from "@asterism/atls";
 import { describeError } from "@asterism/errors";
 import { type ClusterPki, loadClusterPki, readControlPlaneFiles } from "@asterism/kubeadm";
-import { openClusterState, readKubeconfig } from "@asterism/lifecycle";
+import { openClusterState, readKubeconfig, writeNodeRecord } from "@asterism/lifecycle";
 import { createMetadataClient } from "@asterism/metadata";
 import { createMtlsFetch } from "@asterism/mtls";
+import { createApprovedStateLoader } from "@asterism/owner";
 import {
   createEndpointsFile,
   createJsonLogger,
@@ -49,12 +50,32 @@ const now = () => new Date();
 const abort = new AbortController();
 
 const state = openClusterState(config.ASTERISM_STATE);
+const metrics = new MetricsRegistry();
+const ownerRefusals = metrics.counter(
+  "asterism_owner_refusals_total",
+  "State the owners did not approve (edited policy, tampered audit log), by code",
+);
+if (config.ASTERISM_OWNER_ANCHOR === undefined)
+  logger.log("warn", "join.owner_approval_disabled", {
+    reason:
+      "ASTERISM_OWNER_ANCHOR unset: the join configuration's policy is trusted as written in cluster state",
+  });
 const holder = createJoinConfigHolder({
   state,
   logger,
   variants: ["qemu-vtpm"],
   reloadMs: config.ASTERISM_POLICY_RELOAD_MS,
   signal: abort.signal,
+  ...(config.ASTERISM_OWNER_ANCHOR === undefined
+    ? {}
+    : {
+        approvals: createApprovedStateLoader({
+          state,
+          anchor: config.ASTERISM_OWNER_ANCHOR,
+          logger,
+          onRefused: (e) => ownerRefusals.inc({ code: e.code }),
+        }),
+      }),
 });
 
 let pki: ClusterPki | undefined;
@@ -89,7 +110,6 @@ const tokens = config.ASTERISM_STATE.startsWith("kube:")
   : createStateTokenPublisher(state, now, logger);
 const purge = setInterval(() => void tokens.purgeExpired().catch(() => undefined), 60_000);
 
-const metrics = new MetricsRegistry();
 const app = createApp({
   config: holder,
   pki: () => pki,
@@ -101,6 +121,8 @@ const app = createApp({
     : {}),
   apiServerEndpoint: config.ASTERISM_API_SERVER_ENDPOINT,
   logger,
+  nodeRecords: (record) => writeNodeRecord(state, record),
+  now,
   metrics,
   ready: () => holder.current() !== undefined && pki !== undefined,
 });

@@ -15,6 +15,7 @@ import {
   STATE_OBJECTS,
 } from "@asterism/lifecycle";
 import { createMeasurements } from "@asterism/measurements";
+import { type ApprovedStateLoader, enforceApprovedPolicy } from "@asterism/owner";
 import type { Logger } from "@asterism/service";
 import { type ClusterState, watchObject } from "@asterism/state";
 import { JoinServiceError } from "./errors.ts";
@@ -27,6 +28,10 @@ export interface LoadedJoinConfig {
   readonly components: readonly unknown[];
   /** Validators of the variants the policy admits, each wrapped to extract the attested identity. */
   readonly validators: ReadonlyMap<Variant, Validator>;
+  /** Nodes the owners revoked (@asterism/owner `node-revocation`): refused join and rejoin tickets. */
+  readonly revokedNodes: ReadonlySet<string>;
+  /** Audit entry that approved the policy in force (undefined when owner approval is not configured). */
+  readonly approvedIn?: number;
 }
 
 /**
@@ -53,6 +58,12 @@ export function effectivePolicy(policy: AttestationPolicy): { policy: Attestatio
  * Holds the join configuration loaded from cluster state and reloads it when it changes (polling with
  * `watchObject`, so both state backends behave alike). A configuration that fails to parse is logged and
  * ignored: the previous one stays in force (or the service stays not-ready).
+ *
+ * With `approvals` (the owners' approved-state loader, docs/owner.md), the policy enforced is the one the
+ * owners approved, re-read from the audit log every `reloadMs`: the join configuration's own policy copy
+ * is only compared with it, and a copy edited without approval is refused loudly (`POLICY_NOT_APPROVED`,
+ * logged once per episode) while the approved policy stays in force. Until a policy is approved, or while
+ * the log has never verified, nothing is loaded and every join is refused (`POLICY_NOT_LOADED`).
  */
 export function createJoinConfigHolder(opts: {
   readonly state: ClusterState;
@@ -61,9 +72,13 @@ export function createJoinConfigHolder(opts: {
   readonly validatorOptions?: Omit<ValidatorOptions, "policy">;
   readonly reloadMs: number;
   readonly signal: AbortSignal;
+  readonly approvals?: ApprovedStateLoader;
 }) {
   let current: LoadedJoinConfig | undefined;
   let components = parseComponentsObject(undefined);
+  let stored: ReturnType<typeof parseJoinConfigObject> | undefined;
+  let storedVersion = "";
+  let lastKey = "";
   const log = opts.logger.child({ component: "join-config" });
 
   const build = (policy: AttestationPolicy): Map<Variant, Validator> => {
@@ -75,35 +90,91 @@ export function createJoinConfigHolder(opts: {
     return m;
   };
 
+  /** Recompute what is in force from the stored join configuration and (if configured) the approvals. */
+  const refresh = async () => {
+    if (stored === undefined) return;
+    let source = stored.policy;
+    let revokedNodes: ReadonlySet<string> = new Set();
+    let approvedIn: number | undefined;
+    if (opts.approvals) {
+      try {
+        const e = await enforceApprovedPolicy({
+          loader: opts.approvals,
+          stored: stored.policy,
+          object: STATE_OBJECTS.joinConfig,
+        });
+        source = e.approved.policy;
+        approvedIn = e.approved.sequence;
+        revokedNodes = new Set(e.state.revokedNodes.keys());
+      } catch (err) {
+        // Nothing approved to enforce: keep what is in force (the last approved policy), or stay unloaded.
+        const key = `error:${describeError(err)}`;
+        if (key !== lastKey) log.log("error", "join.policy_not_approved", { error: describeError(err) });
+        lastKey = key;
+        return;
+      }
+    }
+    const key = `${storedVersion}:${approvedIn ?? "-"}:${[...revokedNodes].join(",")}`;
+    if (key === lastKey && current !== undefined) return;
+    lastKey = key;
+    const { policy, notes } = effectivePolicy(source);
+    for (const n of notes) log.log("warn", "join.policy_adjusted", { note: n });
+    current = {
+      policy,
+      measurementSalt: stored.measurementSalt,
+      ...components,
+      validators: build(policy),
+      revokedNodes,
+      ...(approvedIn === undefined ? {} : { approvedIn }),
+    };
+    log.log("info", "join.config_loaded", {
+      version: storedVersion,
+      measurements: [...policy.measurements.keys()].join(","),
+      saltPrefix: toHex(stored.measurementSalt.subarray(0, 4)),
+      approvedIn: approvedIn ?? "owner approval not configured",
+      revoked: revokedNodes.size,
+    });
+  };
+
   const joinWatch = watchObject(opts.state, "config", STATE_OBJECTS.joinConfig, {
     intervalMs: opts.reloadMs,
     signal: opts.signal,
-    onChange: (o) => {
+    onChange: async (o) => {
       if (o === undefined) {
         log.log("warn", "join.config_missing", { name: STATE_OBJECTS.joinConfig });
         return;
       }
       try {
-        const parsed = parseJoinConfigObject(o);
-        const { policy, notes } = effectivePolicy(parsed.policy);
-        for (const n of notes) log.log("warn", "join.policy_adjusted", { note: n });
-        current = {
-          policy,
-          measurementSalt: parsed.measurementSalt,
-          ...components,
-          validators: build(policy),
-        };
-        log.log("info", "join.config_loaded", {
-          version: o.version,
-          measurements: [...policy.measurements.keys()].join(","),
-          saltPrefix: toHex(parsed.measurementSalt.subarray(0, 4)),
-        });
+        stored = parseJoinConfigObject(o);
+        storedVersion = o.version;
       } catch (err) {
         log.log("error", "join.config_invalid", { version: o.version, error: describeError(err) });
+        return;
       }
+      await refresh();
     },
     onError: (err) => log.log("warn", "join.config_read_failed", { error: describeError(err) }),
   });
+  // New audit entries are new objects, not changes of the join configuration: poll the approvals too.
+  const approvalsLoop = (async () => {
+    while (opts.approvals && !opts.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, opts.reloadMs);
+        opts.signal.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+      if (!opts.signal.aborted)
+        await refresh().catch((err) =>
+          log.log("warn", "join.approvals_read_failed", { error: describeError(err) }),
+        );
+    }
+  })();
   const componentsWatch = watchObject(opts.state, "config", STATE_OBJECTS.components, {
     intervalMs: opts.reloadMs,
     signal: opts.signal,
@@ -147,8 +218,8 @@ export function createJoinConfigHolder(opts: {
         },
       }));
     },
-    /** Resolves when both watch loops have stopped (after `signal` aborts). */
-    stopped: () => Promise.all([joinWatch, componentsWatch]).then(() => undefined),
+    /** Resolves when the watch loops have stopped (after `signal` aborts). */
+    stopped: () => Promise.all([joinWatch, componentsWatch, approvalsLoop]).then(() => undefined),
   };
 }
 

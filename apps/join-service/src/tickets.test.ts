@@ -6,7 +6,14 @@ import type { PeerAttestation } from "@asterism/atls";
 import { fromBase64, fromUtf8, toHex } from "@asterism/bytes";
 import { isAsterismError } from "@asterism/errors";
 import { type ClusterPki, generateClusterPki } from "@asterism/kubeadm";
-import { createKubeletCsr, type NodeIdentity, STATE_OBJECTS } from "@asterism/lifecycle";
+import {
+  createKubeletCsr,
+  NODE_RECORD_PREFIX,
+  type NodeIdentity,
+  parseNodeRecord,
+  STATE_OBJECTS,
+  writeNodeRecord,
+} from "@asterism/lifecycle";
 import { createMeasurements } from "@asterism/measurements";
 import { createMemoryLogger, MetricsRegistry } from "@asterism/service";
 import { openSqliteState } from "@asterism/state";
@@ -76,6 +83,7 @@ beforeAll(async () => {
         kubernetesVersion: "v1.31.13",
         components: [],
         validators: new Map(),
+        revokedNodes: new Set(["worker-revoked"]),
       }),
     },
     pki: () => pki,
@@ -84,6 +92,8 @@ beforeAll(async () => {
     tokens: createStateTokenPublisher(state, () => NOW, logger),
     apiServerEndpoint: "127.0.0.1:6443",
     logger,
+    nodeRecords: (r) => writeNodeRecord(state, r),
+    now: () => NOW,
   };
 }, 20_000);
 
@@ -195,6 +205,42 @@ describe("join tickets", () => {
     expect(Object.keys(r).sort()).toEqual(["diskKey", "measurementSecret"]);
     expect(await codeOf(issueRejoinTicket(deps, peer(CP, AK_B), uuid(1)))).toBe("DISK_OWNED_BY_OTHER_NODE");
     expect(await codeOf(issueRejoinTicket(deps, peer(WORKER), uuid(99)))).toBe("DISK_UNKNOWN");
+  });
+
+  test("a node the owners revoked gets neither a join nor a rejoin ticket", async () => {
+    const revoked: NodeIdentity = { name: "worker-revoked", role: "worker", ips: ["127.0.0.1"] };
+    const { csr } = await createKubeletCsr(revoked);
+    const tokens = await tokenCount();
+    expect(
+      await codeOf(
+        issueJoinTicket(deps, peer(revoked, AK_B), { diskUuid: uuid(7), csr, controlPlane: false }),
+      ),
+    ).toBe("NODE_REVOKED");
+    expect(await codeOf(issueRejoinTicket(deps, peer(revoked, AK_B), uuid(7)))).toBe("NODE_REVOKED");
+    expect(await owner(7)).toBeUndefined();
+    expect(await tokenCount()).toBe(tokens);
+  });
+
+  test("each ticket records the node's last attestation for the console (warn-only mismatches as warning)", async () => {
+    const record = async (name: string) => {
+      const o = await state.get("config", `${NODE_RECORD_PREFIX}${name}`);
+      return o ? parseNodeRecord(o) : undefined;
+    };
+    expect(await record("worker-0")).toEqual({
+      name: "worker-0",
+      role: "worker",
+      variant: "qemu-vtpm",
+      lastAttestation: { at: NOW.toISOString(), status: "affirming" },
+    });
+    const cp2: NodeIdentity = { name: "cp-warn", role: "control-plane", ips: ["127.0.0.1"] };
+    const p = peer(cp2, "32".repeat(40));
+    const warned = { ...p, claims: { ...p.claims, warnings: ["PCR 12 differs (warn only)"] } };
+    const { csr } = await createKubeletCsr(cp2);
+    await issueJoinTicket(deps, warned, { diskUuid: uuid(8), csr, controlPlane: true });
+    expect((await record("cp-warn"))?.lastAttestation).toMatchObject({
+      status: "warning",
+      warnings: ["PCR 12 differs (warn only)"],
+    });
   });
 
   test("no attested identity: refused", async () => {

@@ -2,7 +2,7 @@ import type { JoinRequest, JoinTicketJson, RejoinTicketJson } from "@asterism/ap
 import type { PeerAttestation } from "@asterism/atls";
 import { toBase64, utf8, wipe } from "@asterism/bytes";
 import { type ClusterPki, issueKubernetesJoinMaterial, type PkiDeps } from "@asterism/kubeadm";
-import { identityOfClaims, type NodeIdentity } from "@asterism/lifecycle";
+import { identityOfClaims, type NodeIdentity, type NodeRecord } from "@asterism/lifecycle";
 import type { Logger } from "@asterism/service";
 import { JoinServiceError } from "./errors.ts";
 import type { TicketKeys } from "./keys.ts";
@@ -24,6 +24,32 @@ export interface TicketDeps {
   readonly apiServerEndpoint: string;
   readonly pkiDeps?: Partial<PkiDeps>;
   readonly logger: Logger;
+  /** Optional: keep a per-node record of the last attestation (for the console; never used to decide). */
+  readonly nodeRecords?: (record: NodeRecord) => Promise<void>;
+  readonly now?: () => Date;
+}
+
+/** Record what a node just proved (best effort: a state hiccup must not fail a ticket already issued). */
+async function recordNode(deps: TicketDeps, identity: NodeIdentity, peer: PeerAttestation): Promise<void> {
+  if (!deps.nodeRecords) return;
+  const warnings = peer.claims.warnings.slice(0, 32).map((w) => w.slice(0, 200));
+  try {
+    await deps.nodeRecords({
+      name: identity.name,
+      role: identity.role === "control-plane" ? "control-plane" : "worker",
+      variant: peer.variant,
+      lastAttestation: {
+        at: (deps.now ?? (() => new Date()))().toISOString(),
+        status: warnings.length > 0 ? "warning" : "affirming",
+        ...(warnings.length > 0 ? { warnings } : {}),
+      },
+    });
+  } catch (err) {
+    deps.logger.log("warn", "join.node_record_failed", {
+      node: identity.name,
+      error: String(err).slice(0, 200),
+    });
+  }
 }
 
 async function attestedNode(deps: TicketDeps, peer: PeerAttestation | undefined) {
@@ -38,7 +64,15 @@ async function attestedNode(deps: TicketDeps, peer: PeerAttestation | undefined)
     akSpkiSha256: await ownerKeyOf(peer.claims.details),
     role: identity.role,
   };
-  return { identity, owner };
+  return { identity, owner, attested: peer };
+}
+
+/** A node the owners revoked (docs/owner.md) gets no ticket, neither to join nor to rejoin. */
+function refuseRevoked(config: { revokedNodes: ReadonlySet<string> }, node: string): void {
+  if (config.revokedNodes.has(node))
+    throw new JoinServiceError("NODE_REVOKED", "Refusing a node the cluster owners revoked", {
+      actual: node,
+    });
 }
 
 /**
@@ -52,8 +86,9 @@ export async function issueJoinTicket(
   peer: PeerAttestation | undefined,
   request: JoinRequest,
 ): Promise<JoinTicketJson> {
-  const { identity, owner } = await attestedNode(deps, peer);
+  const { identity, owner, attested } = await attestedNode(deps, peer);
   const config = deps.config.require();
+  refuseRevoked(config, identity.name);
   const pki = deps.pki();
   if (pki === undefined) throw new JoinServiceError("PKI_NOT_LOADED", "The Kubernetes PKI is not loaded yet");
   const material = await issueKubernetesJoinMaterial(
@@ -84,6 +119,7 @@ export async function issueJoinTicket(
       kubernetesVersion: config.kubernetesVersion,
       kubernetesComponents: [...config.components],
     };
+    await recordNode(deps, identity, attested);
     deps.logger.log("info", "join.ticket_issued", {
       node: identity.name,
       role: identity.role,
@@ -104,12 +140,13 @@ export async function issueRejoinTicket(
   peer: PeerAttestation | undefined,
   diskUuid: string,
 ): Promise<RejoinTicketJson> {
-  const { identity, owner } = await attestedNode(deps, peer);
-  deps.config.require();
+  const { identity, owner, attested } = await attestedNode(deps, peer);
+  refuseRevoked(deps.config.require(), identity.name);
   await deps.ownership.check(diskUuid, owner);
   const measurementSecret = await deps.keys.measurementSecret();
   const diskKey = await deps.keys.diskKey(diskUuid);
   try {
+    await recordNode(deps, identity, attested);
     deps.logger.log("info", "join.rejoin_ticket_issued", { node: identity.name, disk: diskUuid });
     return { diskKey: toBase64(diskKey), measurementSecret: toBase64(measurementSecret) };
   } finally {

@@ -30,6 +30,9 @@ const identityList = v.pipe(
  * - user mode: `KMS_PKCS11_LIBRARY`, `KMS_PKCS11_TOKEN`, `KMS_PKCS11_PIN_FILE`, `KMS_CREATE_KEK` (`true`:
  *   create KEK v1 when the token has none; for init), and where wrapped keys live: `KMS_STATE_DB` (the
  *   embedded cluster state, SQLite, safe with several processes) or `KMS_STORE_DIR` (a directory).
+ * - `rotate-kek`: `KMS_OWNER_ANCHOR`, the genesis hash of the owners' audit log (pinned at init), and the
+ *   cluster state holding that log: `KMS_OWNER_STATE_DB` (default `KMS_STATE_DB`). Every rotation needs
+ *   its own owner approval (@asterism/owner `kms-key-rotation` of key `kek`).
  */
 export const KmsConfigSchema = v.pipe(
   v.object({
@@ -67,6 +70,10 @@ export const KmsConfigSchema = v.pipe(
     KMS_STORE_DIR: v.optional(file),
     KMS_STATE_DB: v.optional(file),
     KMS_CREATE_KEK: v.optional(v.picklist(["true", "false"]), "false"),
+    KMS_OWNER_ANCHOR: v.optional(
+      v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits")),
+    ),
+    KMS_OWNER_STATE_DB: v.optional(file),
   }),
   v.check(
     (c) => c.KMS_MODE !== "cluster" || c.KMS_MASTER_SECRET_FILE !== undefined,

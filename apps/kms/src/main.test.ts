@@ -1,7 +1,7 @@
 /**
  * The real binary entry point over real mutual TLS on 127.0.0.1: unauthorized callers refused, keys
  * released to the JoinService, user-managed mode against a SoftHSM2 token, restart (after SIGKILL) with
- * nothing lost, and KEK rotation through the `rotate-kek` command.
+ * nothing lost, and KEK rotation through the `rotate-kek` command (only with the owners' approval).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +15,8 @@ import {
   issueServiceCertificate,
   type ServiceCredentials,
 } from "@asterism/mtls";
-import { createSoftHsmToken, type SoftHsmToken } from "@asterism/testing";
+import { openSqliteState } from "@asterism/state";
+import { createSoftHsmToken, createTestOwners, type SoftHsmToken } from "@asterism/testing";
 
 const MAIN = join(import.meta.dir, "main.ts");
 const NOW = new Date();
@@ -103,6 +104,33 @@ interface Kms {
   url: string;
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   logs: Record<string, unknown>[];
+}
+
+/** Run `kms rotate-kek` in user mode with extra settings; its JSON log lines are parsed. */
+function rotateKek(extra: Record<string, string>) {
+  const p = Bun.spawnSync(["bun", MAIN, "rotate-kek"], {
+    env: { ...userEnv(), ...extra },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const logs = p.stderr
+    .toString()
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { exitCode: p.exitCode, logs };
+}
+
+/** Owners enrolled in the KMS's state file (SQLite in WAL mode: this connection and the KMS share it). */
+async function createOwners(db: string) {
+  const state = openSqliteState(db);
+  const owners = await createTestOwners(state);
+  return {
+    anchor: owners.anchor,
+    approveRotation: () => owners.approve("kms-key-rotation", { key: "kek", reason: "test rotation" }),
+    close: () => state.close(),
+  };
 }
 
 /** Start main.ts and wait (bounded) for its "kms.listening" log line. */
@@ -226,19 +254,26 @@ describe("user-managed KMS (SoftHSM2 KEK, keys in the embedded cluster state) â€
     }
     await stop(kms);
 
-    const rot = Bun.spawnSync(["bun", MAIN, "rotate-kek"], {
-      env: userEnv(),
-      stdout: "pipe",
-      stderr: "pipe",
+    // A rotation needs the owners' approval: refused without an anchor, and without an approval.
+    expect(rotateKek({}).exitCode).toBe(2);
+    const owners = await createOwners(join(dir, "state.db"));
+    const refused = rotateKek({ KMS_OWNER_ANCHOR: owners.anchor });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.logs.find((l) => l["msg"] === "kms.rotation_refused")).toMatchObject({
+      code: "NOT_APPROVED",
     });
+
+    const approvedIn = await owners.approveRotation();
+    const rot = rotateKek({ KMS_OWNER_ANCHOR: owners.anchor });
     expect(rot.exitCode).toBe(0);
-    const rotated = rot.stderr
-      .toString()
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l["msg"] === "kms.kek_rotated");
-    expect(rotated).toMatchObject({ target: 2, total: 6, rotated: 6, unreadable: 0 });
+    const rotated = rot.logs.find((l) => l["msg"] === "kms.kek_rotated");
+    expect(rotated).toMatchObject({ target: 2, total: 6, rotated: 6, unreadable: 0, approvedIn });
+    // One approval, one rotation.
+    const again = rotateKek({ KMS_OWNER_ANCHOR: owners.anchor });
+    expect(again.exitCode).toBe(1);
+    expect(again.logs.find((l) => l["msg"] === "kms.rotation_refused")).toMatchObject({
+      code: "NOT_APPROVED",
+    });
 
     kms = await start(userEnv());
     for (const [id, key] of made) {
@@ -247,7 +282,7 @@ describe("user-managed KMS (SoftHSM2 KEK, keys in the embedded cluster state) â€
     }
     expect((await getKey(kms, "join", "99999999-aaaa-4bbb-8ccc-dddddddddddd", 48)).status).toBe(404);
     await stop(kms);
-  });
+  }, 30_000);
 });
 
 describe("user-managed KMS when the HSM goes away", () => {

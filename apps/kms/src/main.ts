@@ -2,12 +2,13 @@
  * KMS composition root: read config (env + files), build the key source, the mTLS server and the app.
  *
  *   kms                serve (config from KMS_* environment variables; see config.ts)
- *   kms rotate-kek     user mode: create the next KEK version on the token and rewrap every data key
+ *   kms rotate-kek     user mode: create the next KEK version on the token and rewrap every data key,
+ *                      once per owner-approved `kms-key-rotation` of key `kek` (@asterism/owner)
  *   kms --version | --help   (shared service flags)
  */
 import { readFileSync } from "node:fs";
 import type { TLSSocket } from "node:tls";
-import { describeError } from "@asterism/errors";
+import { describeError, isAsterismError } from "@asterism/errors";
 import {
   ClusterKeys,
   createFileKeyStore,
@@ -21,6 +22,7 @@ import {
   verifyDataKeys,
 } from "@asterism/keys";
 import { createPeerAuthenticator, serveMtls } from "@asterism/mtls";
+import { approvedRotation, recordRotationDone } from "@asterism/owner";
 import { createJsonLogger, handleServiceFlags, type LogFields, type ServiceInfo } from "@asterism/service";
 import { openSqliteState } from "@asterism/state";
 import * as v from "valibot";
@@ -38,7 +40,8 @@ const INFO: ServiceInfo = {
     "for the JoinService and bootstrapper identities only, over mutual TLS.",
     "",
     "Commands: (none) serve the API; rotate-kek (user mode) add a KEK version in the HSM and rewrap",
-    "every stored data key (resumable: run it again after an interruption).",
+    "every stored data key (resumable: run it again after an interruption). Each rotation needs its own",
+    "approval by the cluster owners (asterism owner propose --kind kms-key-rotation, key kek).",
   ].join("\n"),
   env: {
     KMS_MODE: "cluster (master secret + HKDF) or user (PKCS#11 KEK, stored wrapped keys)",
@@ -58,6 +61,8 @@ const INFO: ServiceInfo = {
     KMS_STATE_DB: "user mode: embedded cluster state (SQLite file) holding the wrapped data keys",
     KMS_STORE_DIR: "user mode: directory of wrapped data keys (instead of KMS_STATE_DB)",
     KMS_CREATE_KEK: "user mode: true = create KEK v1 when the token has none (init)",
+    KMS_OWNER_ANCHOR: "rotate-kek: genesis hash of the owners' audit log (pinned at init)",
+    KMS_OWNER_STATE_DB: "rotate-kek: cluster state holding the audit log (default KMS_STATE_DB)",
   },
 };
 
@@ -173,8 +178,35 @@ async function serve(config: KmsConfig): Promise<void> {
   process.once("SIGINT", stop);
 }
 
+/**
+ * The owners' approval for this rotation (@asterism/owner): the newest approved `kms-key-rotation` of
+ * key `kek` not carried out yet, from the audit log verified against the pinned anchor. Refused loudly
+ * (exit 1, `kms.rotation_refused` with its code) when there is none.
+ */
+async function rotationApproval(config: KmsConfig) {
+  if (config.KMS_OWNER_ANCHOR === undefined)
+    fail("rotate-kek needs KMS_OWNER_ANCHOR: every key rotation must be approved by the cluster owners", 2);
+  const db = config.KMS_OWNER_STATE_DB ?? config.KMS_STATE_DB;
+  if (db === undefined)
+    fail("rotate-kek needs KMS_OWNER_STATE_DB (the cluster state with the owners' audit log)", 2);
+  const state = openSqliteState(db);
+  try {
+    const rotation = await approvedRotation({ state, anchor: config.KMS_OWNER_ANCHOR, key: "kek", logger });
+    log("info", "kms.rotation_approved", { approvedIn: rotation.sequence, change: rotation.changeDigest });
+    return { rotation, state };
+  } catch (err) {
+    state.close();
+    log("error", "kms.rotation_refused", {
+      code: isAsterismError(err) ? err.code : "INTERNAL",
+      error: describeError(err),
+    });
+    process.exit(1);
+  }
+}
+
 async function rotateKek(config: KmsConfig): Promise<void> {
   if (config.KMS_MODE !== "user") fail("rotate-kek needs KMS_MODE=user", 2);
+  const approval = await rotationApproval(config);
   const keks = openHsm(config);
   const { store, close } = openStore(config);
   const versions = keks.versions();
@@ -186,7 +218,15 @@ async function rotateKek(config: KmsConfig): Promise<void> {
   const target = (await isFullyOn(store, newest)) ? keks.createVersion().version : newest;
   const summary = await rotateDataKeys({ store, ring: keks.ring(), target });
   const check = await verifyDataKeys(store, keks.ring());
-  log("info", "kms.kek_rotated", { target, ...summary, unreadable: check.failures.length });
+  log("info", "kms.kek_rotated", {
+    target,
+    ...summary,
+    unreadable: check.failures.length,
+    approvedIn: approval.rotation.sequence,
+  });
+  // The approval is used up only by a finished rotation: an interrupted one resumes under it.
+  if (check.failures.length === 0) await recordRotationDone(approval.state, approval.rotation);
+  approval.state.close();
   keks.close();
   close();
   if (check.failures.length > 0) process.exit(1);

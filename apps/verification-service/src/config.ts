@@ -1,28 +1,12 @@
-import { parseTpmSpec, type TpmSpec } from "@asterism/lifecycle";
-import { type ListenAddress, parseListenAddress } from "@asterism/service";
+import { TpmSpecSchema } from "@asterism/lifecycle";
+import { listenAddressSchema } from "@asterism/service";
 import * as v from "valibot";
 
-const listen = (dflt: string) =>
-  v.pipe(
-    v.optional(v.string(), dflt),
-    v.check((s) => parseListenAddress(s) !== undefined, "must be host:port"),
-    v.transform((s) => parseListenAddress(s) as ListenAddress),
-  );
+const listen = listenAddressSchema;
 
 /** Environment of the verification-service (docs/lifecycle.md §5). */
 export const ConfigSchema = v.object({
-  ASTERISM_TPM: v.pipe(
-    v.string(),
-    v.check((s) => {
-      try {
-        parseTpmSpec(s);
-        return true;
-      } catch {
-        return false;
-      }
-    }, "must be swtpm:127.0.0.1:<port> or /dev/tpmrm<N>"),
-    v.transform((s): TpmSpec => parseTpmSpec(s)),
-  ),
+  ASTERISM_TPM: TpmSpecSchema,
   ASTERISM_VARIANT: v.optional(v.literal("qemu-vtpm"), "qemu-vtpm"),
   ASTERISM_RUN_DIR: v.pipe(v.string(), v.minLength(1)),
   ASTERISM_VERIFY_LISTEN: listen("127.0.0.1:8080"),

@@ -10,6 +10,21 @@ import { UsageError } from "../usage-error.ts";
 import { CONFIG_OPTION, configPathFrom, WORKSPACE_OPTION, workspaceFrom } from "../workspace/options.ts";
 import { readState } from "../workspace/state.ts";
 import { INIT_OPTIONS } from "./init.ts";
+import { type PolicyProposal, proposePolicyToOwners } from "./owner/propose-policy.ts";
+import { ANCHOR_OPTION, anchorOf } from "./owner/shared.ts";
+
+function describeProposal(p: PolicyProposal): string {
+  switch (p.kind) {
+    case "no-owners":
+      return "";
+    case "already-approved":
+      return ` (approved by the owners in audit entry ${p.sequence})`;
+    case "proposed":
+      return `; proposed to the owners as change ${p.digest} (approve: asterism owner approve)`;
+    case "not-proposable":
+      return `; not proposed to the owners (${p.reason})`;
+  }
+}
 
 const PHASES = ["init", "attestation"] as const;
 type Phase = (typeof PHASES)[number];
@@ -26,7 +41,8 @@ export const applyCommand = defineCommand({
     "Phase init runs when the state file has no cluster yet (see `asterism init`). Phase attestation writes",
     "the join policy (configured measurements, PCR 15 = 0) and the measurement salt into the cluster state",
     "(--cluster-state, or the state file's: sqlite:<path> for the local cluster, kube:<kubeconfig> otherwise);",
-    "the JoinService picks it up within its reload interval.",
+    "the JoinService picks it up within its reload interval. When the cluster has owners (docs/owner.md), the",
+    "policy is also proposed to them and takes effect once they approve it.",
   ].join("\n"),
   options: [
     WORKSPACE_OPTION,
@@ -38,6 +54,7 @@ export const applyCommand = defineCommand({
       value: "SPEC",
       description: "sqlite:<path> or kube:<kubeconfig>[#namespace] (default: the state file's)",
     },
+    ANCHOR_OPTION,
     {
       name: "skip-phases",
       type: "string",
@@ -90,20 +107,29 @@ export const applyCommand = defineCommand({
       if (spec === undefined || salt === undefined) {
         done.attestation = "skipped: no cluster state known (--cluster-state) or no cluster yet";
       } else {
+        let proposal: PolicyProposal = { kind: "no-owners" };
         await progress.step("Attestation policy for joining nodes", async () => {
           const cs = openClusterState(spec);
           try {
+            const policy = nodePolicy(config, undefined);
             await writeJoinConfig(cs, {
-              policy: nodePolicy(config, undefined),
+              policy,
               measurementSalt: fromHex(salt),
               kubernetesVersion: config.kubernetesVersion,
               components: [],
+            });
+            // With owners, the JoinService enforces only approved policy: put this one up for approval.
+            const anchor = anchorOf(ctx.io, ctx.values);
+            proposal = await proposePolicyToOwners(cs, policy, {
+              ...(anchor ? { anchor } : {}),
+              now: new Date(),
+              description: "asterism apply: the configured measurements",
             });
           } finally {
             cs.close();
           }
         });
-        done.attestation = `join policy written to ${spec.split(":")[0]} state`;
+        done.attestation = `join policy written to ${spec.split(":")[0]} state${describeProposal(proposal)}`;
       }
     }
     if (ctx.json) ctx.io.stdout(`${JSON.stringify({ phases: done })}\n`);

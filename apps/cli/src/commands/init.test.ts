@@ -174,4 +174,30 @@ describe("asterism apply: attestation phase", () => {
     }
     expect((await cli(ws, "apply", "--skip-phases", "nope")).code).toBe(2);
   }, 30_000);
+
+  test("with cluster owners, the policy is proposed to them once (docs/owner.md)", async () => {
+    const { ws, secret } = await workspace("apply-owners");
+    const db = join(ws, "cluster.sqlite");
+    const { openClusterState } = await import("@asterism/lifecycle");
+    const { OwnerStore } = await import("@asterism/owner");
+    const { createTestOwners } = await import("@asterism/testing");
+    const cs = openClusterState(`sqlite:${db}`);
+    try {
+      const owners = await createTestOwners(cs);
+      const args = ["--cluster-state", `sqlite:${db}`, "--anchor", owners.anchor, "--json"];
+      const first = await cli(ws, "apply", "--endpoint", good, "--init-secret-file", secret, ...args);
+      expect(first.code).toBe(0);
+      const phase = JSON.parse(first.out).phases.attestation as string;
+      expect(phase).toContain("proposed to the owners as change");
+      const { pending } = await new OwnerStore(cs).listPending();
+      expect(pending.map((p) => p.change.kind)).toEqual(["attestation-policy"]);
+      expect(phase).toContain(pending[0]!.digest);
+      // Applying again does not propose the same policy twice.
+      const again = await cli(ws, "apply", ...args);
+      expect(JSON.parse(again.out).phases.attestation).toContain(pending[0]!.digest);
+      expect((await new OwnerStore(cs).listPending()).pending).toHaveLength(1);
+    } finally {
+      cs.close();
+    }
+  }, 30_000);
 });

@@ -17,6 +17,7 @@ import type { BootComponents } from "../../config/schema.ts";
 import { stringOption } from "../../input.ts";
 import { UsageError } from "../../usage-error.ts";
 import { configPathFrom, workspaceFrom } from "../../workspace/options.ts";
+import { imageSource } from "./precompute-image.ts";
 
 /** One way to precompute measurements. */
 export interface PrecomputeSource {
@@ -72,4 +73,4 @@ export const bootComponentsSource: PrecomputeSource = {
 };
 
 /** Every source, most specific first; the last is the default. */
-export const PRECOMPUTE_SOURCES: readonly PrecomputeSource[] = [bootComponentsSource];
+export const PRECOMPUTE_SOURCES: readonly PrecomputeSource[] = [imageSource, bootComponentsSource];

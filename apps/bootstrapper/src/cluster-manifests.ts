@@ -1,0 +1,139 @@
+import {
+  applyAll,
+  createKubeClient,
+  type KubeClient,
+  KubeError,
+  type KubeFetch,
+  type KubeObject,
+  KubeObjectSchema,
+} from "@asterism/kube-apply";
+import type { Logger } from "@asterism/service";
+import * as v from "valibot";
+import { parse } from "yaml";
+import { BootstrapperError } from "./errors.ts";
+// Rendered from k8s/overlays at build time (k8s/render/embed.ts, run by scripts/build.ts): the compiled
+// binary carries the manifests and needs no repository checkout.
+import embedded from "./manifests.generated.json" with { type: "json" };
+
+/** Attestation variant → overlay in k8s/overlays (k8s/README.md). */
+export const VARIANT_OVERLAYS: Readonly<Record<string, string>> = {
+  "qemu-vtpm": "qemu",
+  "aws-sev-snp": "aws",
+  "azure-sev-snp": "azure",
+  "gcp-sev-snp": "gcp",
+};
+
+const EmbeddedSchema = v.record(v.string(), v.array(KubeObjectSchema));
+
+/** The rendered objects of the overlay for `variant`, from the copy embedded in the binary. */
+export function embeddedManifests(variant: string): KubeObject[] {
+  const overlay = VARIANT_OVERLAYS[variant];
+  const all = v.parse(EmbeddedSchema, embedded);
+  const objects = overlay === undefined ? undefined : all[overlay];
+  if (objects === undefined)
+    throw new BootstrapperError("MANIFESTS_APPLY_FAILED", "No embedded manifests for the variant", {
+      actual: variant,
+    });
+  return structuredClone(objects);
+}
+
+const b64 = v.pipe(v.string(), v.base64());
+/** The parts of an admin kubeconfig (createAdminKubeconfig's shape: one cluster, one user, inline PEM). */
+const KubeconfigSchema = v.looseObject({
+  clusters: v.tuple([
+    v.looseObject({
+      cluster: v.looseObject({ server: v.pipe(v.string(), v.url()), "certificate-authority-data": b64 }),
+    }),
+  ]),
+  users: v.tuple([
+    v.looseObject({
+      user: v.looseObject({ "client-certificate-data": b64, "client-key-data": b64 }),
+    }),
+  ]),
+});
+
+/**
+ * A client for the API server named in an admin kubeconfig, with its CA and client certificate. The
+ * kubeconfig holds a private key: a parse failure reports the field paths only, never values.
+ */
+export function kubeClientFromKubeconfig(kubeconfig: string, fetch?: KubeFetch): KubeClient {
+  let doc: unknown;
+  try {
+    doc = parse(kubeconfig);
+  } catch {
+    throw new BootstrapperError("MANIFESTS_APPLY_FAILED", "The admin kubeconfig is not YAML");
+  }
+  const r = v.safeParse(KubeconfigSchema, doc);
+  if (!r.success)
+    throw new BootstrapperError("MANIFESTS_APPLY_FAILED", "The admin kubeconfig lacks inline credentials", {
+      actual: r.issues.map((i) => v.getDotPath(i) ?? "(root)").join(", "),
+    });
+  const cluster = r.output.clusters[0].cluster;
+  const user = r.output.users[0].user;
+  const text = (s: string) => Buffer.from(s, "base64").toString("utf8");
+  return createKubeClient({
+    server: cluster.server,
+    tls: {
+      ca: text(cluster["certificate-authority-data"]),
+      cert: text(user["client-certificate-data"]),
+      key: text(user["client-key-data"]),
+    },
+    ...(fetch ? { fetch } : {}),
+  });
+}
+
+/** How the apply step reaches the API server and how long it waits for it. */
+export interface ApplyManifestsOptions {
+  readonly variant: string;
+  readonly logger: Logger;
+  /** Defaults to {@link kubeClientFromKubeconfig}; tests point it at their API server. */
+  readonly connect?: (kubeconfig: string) => KubeClient;
+  /** Objects to apply; defaults to the embedded overlay of `variant`. */
+  readonly objects?: readonly KubeObject[];
+  /** Attempts while the API server is unreachable (default 10), `delayMs` apart (default 3000). */
+  readonly attempts?: number;
+  readonly delayMs?: number;
+}
+
+/** What the apply step did. */
+export interface ManifestsApplied {
+  readonly objects: number;
+  readonly overlay: string;
+}
+
+/**
+ * The bootstrapper's init step after `kubeadm init`: server-side apply (field manager `asterism`) of the
+ * variant's rendered overlay with the admin credentials. Only an unreachable API server is retried
+ * (bounded; kubeadm returns once it is healthy, but a restart of the static pod can race); any other
+ * failure is `MANIFESTS_APPLY_FAILED` at once. Apply is idempotent, so a retry after a partial run
+ * converges.
+ */
+export function createManifestApplier(opts: ApplyManifestsOptions) {
+  const attempts = Math.max(1, Math.min(opts.attempts ?? 10, 100));
+  const delayMs = opts.delayMs ?? 3000;
+  return async (kubeconfig: string): Promise<ManifestsApplied> => {
+    const overlay = VARIANT_OVERLAYS[opts.variant] ?? opts.variant;
+    const objects = opts.objects ?? embeddedManifests(opts.variant);
+    const client = (opts.connect ?? ((k: string) => kubeClientFromKubeconfig(k)))(kubeconfig);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await applyAll(client, objects);
+        opts.logger.log("info", "manifests.applied", { overlay, objects: results.length });
+        return { objects: results.length, overlay };
+      } catch (err) {
+        const transient = err instanceof KubeError && err.code === "TRANSPORT";
+        if (transient && attempt < attempts) {
+          opts.logger.log("warn", "manifests.retry", { attempt, code: err.code });
+          await Bun.sleep(delayMs);
+          continue;
+        }
+        // KubeError messages carry the request path and the server's Status, never request bodies or
+        // credentials (and the manifests hold no Secret: the policy checks forbid it).
+        throw new BootstrapperError("MANIFESTS_APPLY_FAILED", "Cannot apply the cluster manifests", {
+          actual: err instanceof KubeError ? `${err.code}: ${err.message}` : "unexpected error",
+          cause: err,
+        });
+      }
+    }
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * Node VMs for the local cluster and the VM tests: QEMU q35 + KVM + OVMF + one swtpm per VM, booting
+ * the Asterism node image (`bun image/build.ts`) on loopback-only user-mode networking.
+ *
+ * @module
+ */
+export { type BootReport, parseBootReport, waitForBootReport } from "./boot-report.ts";
+export {
+  CONTROL_PLANE_GUEST_ADDRESS,
+  type LocalCluster,
+  type LocalClusterOptions,
+  startLocalCluster,
+  stopLocalCluster,
+} from "./cluster.ts";
+export { NodeVmError, type NodeVmErrorCode } from "./errors.ts";
+export { manufactureTpm, type TpmCa } from "./manufacture.ts";
+export { qmpCommand } from "./qmp.ts";
+export {
+  defaultAccel,
+  freeLoopbackPort,
+  type GuestForward,
+  type HostForward,
+  type NodeVm,
+  type NodeVmOptions,
+  nodeVmStatus,
+  OVMF_CODE,
+  OVMF_VARS_TEMPLATE,
+  startNodeVm,
+  stopNodeVm,
+} from "./vm.ts";

@@ -1,0 +1,333 @@
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { NodeVmError } from "./errors.ts";
+import { manufactureTpm, type TpmCa } from "./manufacture.ts";
+import { qmpCommand } from "./qmp.ts";
+
+/** OVMF build without Secure Boot or SMM requirements (Debian `ovmf`, 4 MiB flash layout). */
+export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+export const OVMF_VARS_TEMPLATE = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/** A guest TCP port reachable from the host at 127.0.0.1:hostPort (QEMU user-mode `hostfwd`). */
+export interface HostForward {
+  readonly guestPort: number;
+  /** 0 (default) picks a free loopback port. */
+  readonly hostPort?: number;
+}
+
+/**
+ * A guest address the node can dial that QEMU connects to a host loopback port (`guestfwd`), which is
+ * how one VM reaches another's forwarded port while `restrict=on` keeps it off every other network.
+ */
+export interface GuestForward {
+  /** An address inside 10.0.2.0/24 that is not the gateway, e.g. 10.0.2.100. */
+  readonly guestAddress: string;
+  readonly guestPort: number;
+  readonly hostPort: number;
+}
+
+/** Options of {@link startNodeVm}. */
+export interface NodeVmOptions {
+  /** Node name (`[a-z0-9-]{1,32}`), shown in `ps` and used for the default directory. */
+  readonly name: string;
+  /** The node image (GPT raw disk from `bun image/build.ts`); attached read-only. */
+  readonly image: string;
+  /** Per-VM directory: OVMF variables, swtpm state, state disk, serial log, sockets, pid files. */
+  readonly dir: string;
+  /** Size of the state disk, created sparse on first start (default 1 GiB). Kept across reboots. */
+  readonly stateDiskBytes?: number;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  readonly hostForwards?: readonly HostForward[];
+  readonly guestForwards?: readonly GuestForward[];
+  /** Accelerator; default {@link defaultAccel}. */
+  readonly accel?: "kvm" | "tcg";
+  /**
+   * Manufacture the vTPM with EK and platform certificates from a per-VM CA on first start
+   * ({@link manufactureTpm}); default true. Without it the TPM has endorsement seeds but no certificates.
+   */
+  readonly ekCertificates?: boolean;
+}
+
+/**
+ * KVM when it can run firmware, else TCG. On hosts whose KVM is PVM (`kvm_pvm`, as on our CI machines)
+ * KVM only runs PVM-enlightened 64-bit guests: OVMF's 32-bit SEC phase stops with "KVM internal error,
+ * emulation failure". `ASTERISM_VM_ACCEL=kvm|tcg` overrides the choice.
+ */
+export function defaultAccel(): "kvm" | "tcg" {
+  const env = process.env["ASTERISM_VM_ACCEL"];
+  if (env === "kvm" || env === "tcg") return env;
+  return existsSync("/dev/kvm") && !existsSync("/sys/module/kvm_pvm") ? "kvm" : "tcg";
+}
+
+/** A running VM (QEMU daemonised, one swtpm beside it). */
+export interface NodeVm {
+  readonly name: string;
+  readonly dir: string;
+  readonly serialLog: string;
+  /** The second serial port (ttyS1): the image's boot report, and nothing else writes there. */
+  readonly reportLog: string;
+  readonly qemuPid: number;
+  readonly swtpmPid: number;
+  /** guest port → host loopback port. */
+  readonly ports: ReadonlyMap<number, number>;
+  /** The CA of the vTPM's EK certificates, if manufactured. */
+  readonly tpmCa: TpmCa | undefined;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const GUEST_ADDRESS = /^10\.0\.2\.(\d{1,3})$/;
+
+/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
+export async function freeLoopbackPort(): Promise<number> {
+  return await new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() =>
+        typeof addr === "object" && addr !== null ? ok(addr.port) : fail(new Error("no port")),
+      );
+    });
+  });
+}
+
+function paths(dir: string) {
+  return {
+    vars: join(dir, "OVMF_VARS.fd"),
+    tpmState: join(dir, "tpm"),
+    tpmSock: join(dir, "swtpm.sock"),
+    tpmPid: join(dir, "swtpm.pid"),
+    tpmLog: join(dir, "swtpm.log"),
+    qemuPid: join(dir, "qemu.pid"),
+    qmp: join(dir, "qmp.sock"),
+    serial: join(dir, "serial.log"),
+    report: join(dir, "boot-report.log"),
+    state: join(dir, "state.raw"),
+    info: join(dir, "vm.json"),
+  };
+}
+
+function readPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, "utf8").trim());
+  return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** True if `pid` runs and its command line mentions `dir` (so a recycled pid is never ours). */
+export function isOurs(pid: number | undefined, dir: string): boolean {
+  if (pid === undefined) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new NodeVmError("START_FAILED", `Cannot start VM: ${what}`, {});
+    await Bun.sleep(50);
+  }
+}
+
+function spawnChecked(argv: string[], what: string): void {
+  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0)
+    throw new NodeVmError("START_FAILED", `Cannot start ${what}`, {
+      expected: "exit 0",
+      actual: `exit ${p.exitCode}: ${p.stderr.toString().trim().slice(-500)}`,
+    });
+}
+
+/**
+ * Boot a node VM: q35 + KVM + OVMF (a private copy of the variable store), a fresh `swtpm` on the
+ * per-VM TPM state directory (swtpm exits when QEMU stops, so each boot starts its own), the image as a
+ * read-only virtio disk, a per-VM state disk, user-mode networking restricted to the given loopback
+ * forwards, and the serial console in `serial.log`. Both processes are daemonised with pid files so a
+ * later process can stop them ({@link stopNodeVm}).
+ */
+export async function startNodeVm(opts: NodeVmOptions): Promise<NodeVm> {
+  if (!NAME.test(opts.name))
+    throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
+      expected: "name [a-z0-9-]{1,32}",
+      actual: opts.name,
+    });
+  const dir = resolve(opts.dir);
+  const image = resolve(opts.image);
+  if (!existsSync(image))
+    throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
+      expected: "an existing image",
+      actual: image,
+    });
+  const accel = opts.accel ?? defaultAccel();
+  if (accel === "kvm" && !existsSync("/dev/kvm"))
+    throw new NodeVmError("START_FAILED", "Cannot start VM", { expected: "/dev/kvm", actual: "absent" });
+  const ports = new Map<number, number>();
+  const netdev = ["user", "id=net0", "restrict=on", "net=10.0.2.0/24"];
+  for (const f of opts.hostForwards ?? []) {
+    const hostPort = f.hostPort || (await freeLoopbackPort());
+    ports.set(f.guestPort, hostPort);
+    netdev.push(`hostfwd=tcp:127.0.0.1:${hostPort}-:${f.guestPort}`);
+  }
+  for (const g of opts.guestForwards ?? []) {
+    const m = GUEST_ADDRESS.exec(g.guestAddress);
+    if (!m || Number(m[1]) < 3 || Number(m[1]) > 254)
+      throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
+        expected: "guest forward address in 10.0.2.3-254",
+        actual: g.guestAddress,
+      });
+    netdev.push(`guestfwd=tcp:${g.guestAddress}:${g.guestPort}-tcp:127.0.0.1:${g.hostPort}`);
+  }
+
+  const p = paths(dir);
+  mkdirSync(p.tpmState, { recursive: true });
+  if (isOurs(readPid(p.qemuPid), dir))
+    throw new NodeVmError("ALREADY_RUNNING", "Cannot start VM", {
+      expected: `no VM in ${dir}`,
+      actual: "running",
+    });
+  const tpmCa = (opts.ekCertificates ?? true) ? await manufactureTpm(dir, p.tpmState) : undefined;
+  if (!existsSync(p.vars)) copyFileSync(OVMF_VARS_TEMPLATE, p.vars);
+  if (!existsSync(p.state)) {
+    writeFileSync(p.state, "");
+    truncateSync(p.state, opts.stateDiskBytes ?? 1024 * 1024 * 1024);
+  }
+  for (const f of [p.tpmSock, p.qmp, p.qemuPid, p.tpmPid, p.serial, p.report]) rmSync(f, { force: true });
+
+  spawnChecked(
+    [
+      "swtpm",
+      "socket",
+      "--tpm2",
+      "--tpmstate",
+      `dir=${p.tpmState}`,
+      "--ctrl",
+      `type=unixio,path=${p.tpmSock}`,
+      "--log",
+      `file=${p.tpmLog},level=1`,
+      "--pid",
+      `file=${p.tpmPid}`,
+      "--daemon",
+    ],
+    "swtpm",
+  );
+  await waitFor("swtpm socket", () => existsSync(p.tpmSock), 5000);
+  const swtpmPid = readPid(p.tpmPid);
+
+  const argv = [
+    "qemu-system-x86_64",
+    "-name",
+    `asterism-${opts.name},process=asterism-${opts.name}`,
+    "-machine",
+    `q35,accel=${accel},smm=off`,
+    "-cpu",
+    // TCG's "max" model has AVX2 (QEMU ≥ 7.2), which the compiled Bun bootstrapper needs.
+    accel === "kvm" ? "host" : "max",
+    "-m",
+    String(opts.memoryMiB ?? 1024),
+    "-smp",
+    String(opts.cpus ?? 1),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-serial",
+    `file:${p.serial}`,
+    "-serial",
+    `file:${p.report}`,
+    "-drive",
+    `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+    "-drive",
+    `if=pflash,format=raw,unit=1,file=${p.vars}`,
+    "-chardev",
+    `socket,id=chrtpm,path=${p.tpmSock}`,
+    "-tpmdev",
+    "emulator,id=tpm0,chardev=chrtpm",
+    "-device",
+    "tpm-crb,tpmdev=tpm0",
+    "-drive",
+    `file=${image},format=raw,if=none,id=os,readonly=on`,
+    "-device",
+    "virtio-blk-pci,drive=os,bootindex=0",
+    "-drive",
+    `file=${p.state},format=raw,if=none,id=state,discard=unmap`,
+    "-device",
+    "virtio-blk-pci,drive=state,serial=asterism-state",
+    "-netdev",
+    netdev.join(","),
+    "-device",
+    "virtio-net-pci,netdev=net0,romfile=",
+    "-qmp",
+    `unix:${p.qmp},server=on,wait=off`,
+    "-pidfile",
+    p.qemuPid,
+    "-daemonize",
+  ];
+  try {
+    spawnChecked(argv, "qemu");
+    await waitFor("qemu pid file", () => readPid(p.qemuPid) !== undefined, 10_000);
+  } catch (err) {
+    if (isOurs(swtpmPid, dir) && swtpmPid !== undefined) process.kill(swtpmPid, "SIGTERM");
+    throw err;
+  }
+  const vm: NodeVm = {
+    name: opts.name,
+    dir,
+    serialLog: p.serial,
+    reportLog: p.report,
+    qemuPid: readPid(p.qemuPid) ?? 0,
+    swtpmPid: swtpmPid ?? 0,
+    ports,
+    tpmCa,
+  };
+  writeFileSync(
+    p.info,
+    `${JSON.stringify({ name: vm.name, image, ports: Object.fromEntries(ports) }, null, 2)}\n`,
+  );
+  return vm;
+}
+
+/** Whether the VM in `dir` runs: both pids alive and ours. */
+export function nodeVmStatus(dir: string): { qemu: boolean; swtpm: boolean } {
+  const p = paths(resolve(dir));
+  return { qemu: isOurs(readPid(p.qemuPid), resolve(dir)), swtpm: isOurs(readPid(p.tpmPid), resolve(dir)) };
+}
+
+/**
+ * Stop the VM in `dir`: ACPI power-down through QMP, then `quit` after `graceMs`, then SIGKILL; swtpm
+ * follows QEMU, or gets SIGTERM. Only the pids recorded in `dir` are signalled. Leaves the state disk,
+ * TPM state and OVMF variables (a later start is a reboot).
+ */
+export async function stopNodeVm(dir: string, graceMs = 10_000): Promise<void> {
+  const d = resolve(dir);
+  const p = paths(d);
+  const qemu = readPid(p.qemuPid);
+  if (isOurs(qemu, d)) {
+    await qmpCommand(p.qmp, "system_powerdown").catch(() => undefined);
+    const end = Date.now() + graceMs;
+    while (isOurs(qemu, d) && Date.now() < end) await Bun.sleep(100);
+    if (isOurs(qemu, d)) await qmpCommand(p.qmp, "quit").catch(() => undefined);
+    const end2 = Date.now() + 3000;
+    while (isOurs(qemu, d) && Date.now() < end2) await Bun.sleep(100);
+    if (isOurs(qemu, d) && qemu !== undefined) process.kill(qemu, "SIGKILL");
+  }
+  const tpm = readPid(p.tpmPid);
+  const end3 = Date.now() + 3000;
+  while (isOurs(tpm, d) && Date.now() < end3) await Bun.sleep(100);
+  if (isOurs(tpm, d) && tpm !== undefined) process.kill(tpm, "SIGTERM");
+  const end4 = Date.now() + 3000;
+  while (isOurs(tpm, d) && Date.now() < end4) await Bun.sleep(100);
+  if (isOurs(tpm, d) && tpm !== undefined) process.kill(tpm, "SIGKILL");
+  for (const f of [p.tpmSock, p.qmp, p.qemuPid, p.tpmPid]) rmSync(f, { force: true });
+}

@@ -1,0 +1,87 @@
+/**
+ * Cluster owners for service tests: software passkeys enrolled through @asterism/owner's real
+ * enrollment path, a genesis entry in the given cluster state, and `approve(kind, payload)` to append a
+ * fully approved change. For tests of services that must act only on approved changes (JoinService,
+ * KMS); the owner module's own tests build their logs step by step.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  approvalFromAssertion,
+  type Change,
+  type ChangeKind,
+  changeDigest,
+  createAuditEntry,
+  createChange,
+  OwnerStore,
+  type PayloadOf,
+  registrationOptions,
+  verifyRegistration,
+} from "@asterism/owner";
+import type { ClusterState } from "@asterism/state";
+import { createSoftwareAuthenticator, type SoftwarePasskey } from "./software-authenticator.ts";
+
+/** Owners enrolled in a cluster state. */
+export interface TestOwners {
+  /** Hash of the genesis entry: what services pin. */
+  readonly anchor: string;
+  readonly clusterId: string;
+  /** Append a change of `kind` approved by every owner; returns its audit sequence. */
+  approve<K extends Exclude<ChangeKind, "genesis">>(kind: K, payload: PayloadOf<K>): Promise<number>;
+}
+
+/**
+ * Enroll `count` owners (one passkey each, threshold = count) into `state`.
+ *
+ * @example
+ * const owners = await createTestOwners(state);
+ * await owners.approve("attestation-policy", { policy: { measurements: { "4": { expected: "…", warnOnly: false } } } });
+ */
+export async function createTestOwners(
+  state: ClusterState,
+  opts: { count?: number; clusterId?: string } = {},
+): Promise<TestOwners> {
+  const rp = { id: "localhost", origins: ["http://localhost"] };
+  const auth = createSoftwareAuthenticator({ rpId: "localhost", origin: "http://localhost:7000" });
+  const clusterId = opts.clusterId ?? "ab".repeat(32);
+  const owners = [];
+  const keys: SoftwarePasskey[] = [];
+  for (let i = 0; i < (opts.count ?? 1); i++) {
+    const challenge = new Uint8Array(randomBytes(32));
+    const name = `owner-${i}`;
+    const { response, passkey } = auth.register(
+      await registrationOptions({ rp, ownerName: name, userId: new Uint8Array(randomBytes(16)), challenge }),
+    );
+    owners.push({ name, credentials: [await verifyRegistration({ response, challenge, rp })] });
+    keys.push(passkey);
+  }
+  const store = new OwnerStore(state);
+  const signAll = (c: Change) => keys.map((k) => approvalFromAssertion(auth.assert(k, changeDigest(c))));
+  const genesis = createChange({
+    clusterId,
+    head: undefined,
+    kind: "genesis",
+    payload: { owners, threshold: owners.length, rp },
+    now: new Date(),
+  });
+  const { hash: anchor } = await store.commit(
+    createAuditEntry(genesis, signAll(genesis)),
+    undefined,
+    new Date(),
+  );
+  return {
+    anchor,
+    clusterId,
+    async approve(kind, payload) {
+      const log = await store.verifiedLog({ anchor });
+      if (!log) throw new Error("no audit log");
+      const c = createChange({
+        clusterId,
+        head: log.state.head,
+        kind,
+        payload,
+        now: new Date(),
+      } as Parameters<typeof createChange>[0]);
+      return (await store.commit(createAuditEntry(c, signAll(c)), log.state, new Date())).sequence;
+    },
+  };
+}
