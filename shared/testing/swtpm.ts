@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { manufactureTpm } from "@asterism/node-vm";
 
 /** A running swtpm owned by one test file. */
 export interface SwtpmInstance {
@@ -68,65 +69,6 @@ export interface StartSwtpmOptions {
   readonly ekCertificates?: boolean;
 }
 
-/** Bound on swtpm_setup's run time. */
-const SETUP_TIMEOUT_MS = 30_000;
-
-async function manufacture(stateDir: string): Promise<NonNullable<SwtpmInstance["ca"]>> {
-  const caDir = join(stateDir, "ca");
-  const tpmDir = join(stateDir, "tpm");
-  await Bun.write(join(caDir, ".keep"), "");
-  await Bun.write(join(tpmDir, ".keep"), "");
-  const localca = join(stateDir, "swtpm-localca.conf");
-  await Bun.write(
-    localca,
-    [
-      `statedir = ${caDir}`,
-      `signingkey = ${join(caDir, "signkey.pem")}`,
-      `issuercert = ${join(caDir, "issuercert.pem")}`,
-      `certserial = ${join(caDir, "certserial")}`,
-      "",
-    ].join("\n"),
-  );
-  const setup = join(stateDir, "swtpm_setup.conf");
-  await Bun.write(
-    setup,
-    [
-      "create_certs_tool = /usr/bin/swtpm_localca",
-      `create_certs_tool_config = ${localca}`,
-      "create_certs_tool_options = /etc/swtpm-localca.options",
-      "active_pcr_banks = sha1,sha256",
-      "",
-    ].join("\n"),
-  );
-  const proc = Bun.spawn(
-    [
-      "swtpm_setup",
-      "--tpm2",
-      "--tpmstate",
-      tpmDir,
-      "--config",
-      setup,
-      "--create-ek-cert",
-      "--create-platform-cert",
-      "--lock-nvram",
-      "--overwrite",
-    ],
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  const timer = setTimeout(() => proc.kill("SIGKILL"), SETUP_TIMEOUT_MS);
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`swtpm_setup failed (${code}): ${(out + err).trim().slice(-500)}`);
-  return {
-    rootCert: join(caDir, "swtpm-localca-rootca-cert.pem"),
-    issuerCert: join(caDir, "issuercert.pem"),
-  };
-}
-
 /**
  * Start a fresh swtpm (TPM 2.0) on free loopback ports with its own temporary state directory. The TPM
  * is NOT powered on: the transport (`openSwtpm`) does CMD_INIT and TPM2_Startup, as it would on a
@@ -142,7 +84,8 @@ export async function startSwtpm(opts: StartSwtpmOptions = {}): Promise<SwtpmIns
   let ca: SwtpmInstance["ca"];
   if (opts.ekCertificates) {
     try {
-      ca = await manufacture(stateDir);
+      // The same manufacturing as a node VM gets, so tests see the TPM identity production sees.
+      ca = await manufactureTpm(stateDir, join(stateDir, "tpm"));
     } catch (err) {
       await rm(stateDir, { recursive: true, force: true });
       throw err;
