@@ -11,6 +11,11 @@ import type { Logger } from "@asterism/service";
 import * as v from "valibot";
 import { parse } from "yaml";
 import { BootstrapperError } from "./errors.ts";
+import {
+  type AutoApprovalRemoval,
+  KUBEADM_BOOTSTRAP_AUTOAPPROVE,
+  removeBootstrapAutoApproval,
+} from "./kubeadm-rbac.ts";
 // Rendered from k8s/overlays at build time (k8s/render/embed.ts, run by scripts/build.ts): the compiled
 // binary carries the manifests and needs no repository checkout.
 import embedded from "./manifests.generated.json" with { type: "json" };
@@ -99,6 +104,8 @@ export interface ApplyManifestsOptions {
 export interface ManifestsApplied {
   readonly objects: number;
   readonly overlay: string;
+  /** kubeadm's bootstrap-token CSR auto-approval binding: deleted now, or already absent (kubeadm-rbac.ts). */
+  readonly bootstrapAutoApproval: AutoApprovalRemoval;
 }
 
 /**
@@ -107,6 +114,10 @@ export interface ManifestsApplied {
  * (bounded; kubeadm returns once it is healthy, but a restart of the static pod can race); any other
  * failure is `MANIFESTS_APPLY_FAILED` at once. Apply is idempotent, so a retry after a partial run
  * converges.
+ *
+ * After the apply, kubeadm's `kubeadm:node-autoapprove-bootstrap` ClusterRoleBinding is deleted (also
+ * idempotent, same retry): a bootstrap token must not be a way to a kubelet certificate for any node
+ * name when the JoinService issues them bound to attested names (kubeadm-rbac.ts, docs/security.md).
  */
 export function createManifestApplier(opts: ApplyManifestsOptions) {
   const attempts = Math.max(1, Math.min(opts.attempts ?? 10, 100));
@@ -119,7 +130,12 @@ export function createManifestApplier(opts: ApplyManifestsOptions) {
       try {
         const results = await applyAll(client, objects);
         opts.logger.log("info", "manifests.applied", { overlay, objects: results.length });
-        return { objects: results.length, overlay };
+        const bootstrapAutoApproval = await removeBootstrapAutoApproval(client);
+        opts.logger.log("info", "manifests.kubeadm_autoapprove_removed", {
+          binding: KUBEADM_BOOTSTRAP_AUTOAPPROVE,
+          result: bootstrapAutoApproval,
+        });
+        return { objects: results.length, overlay, bootstrapAutoApproval };
       } catch (err) {
         const transient = err instanceof KubeError && err.code === "TRANSPORT";
         if (transient && attempt < attempts) {
