@@ -6,7 +6,18 @@ import { parseAttestationPolicy } from "@asterism/attestation";
 import { createMemoryLogger } from "@asterism/service";
 import { type ClusterState, openSqliteState } from "@asterism/state";
 import { codeOfAsync } from "@asterism/testing";
-import { approve, createFixture, type Fixture, key, NOW, next, POLICY_A, POLICY_B } from "./_test-helpers.ts";
+import {
+  approve,
+  createFixture,
+  DISK,
+  type Fixture,
+  key,
+  NONCE,
+  NOW,
+  next,
+  POLICY_A,
+  POLICY_B,
+} from "./_test-helpers.ts";
 import { canonicalJsonBytes } from "./canonical-json.ts";
 import type { PolicyJson } from "./change.ts";
 import { createApprovedStateLoader } from "./loader.ts";
@@ -61,7 +72,12 @@ describe("OwnerStore", () => {
   test("an approval for a different change is refused and not stored", async () => {
     const log = await store.verifiedLog();
     const a = next({ ...f, state: log!.state }, "attestation-policy", { policy: POLICY_A });
-    const b = next({ ...f, state: log!.state }, "recovery", { node: "cp-0", reason: "r" });
+    const b = next({ ...f, state: log!.state }, "recovery", {
+      node: "cp-0",
+      disk: DISK,
+      nonce: NONCE,
+      reason: "r",
+    });
     const pa = await store.propose(a);
     await store.propose(b);
     expect(

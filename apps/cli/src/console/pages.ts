@@ -297,7 +297,7 @@ function summary(e: AuditEntry): string {
     case "node-revocation":
       return `${c.payload.nodes.join(", ")}: ${c.payload.reason}`;
     case "recovery":
-      return `${c.payload.node}: ${c.payload.reason}`;
+      return `${c.payload.node} (disk ${c.payload.disk}): ${c.payload.reason}`;
   }
 }
 
