@@ -73,7 +73,7 @@ export {
   parseNodeRecord,
   writeNodeRecord,
 } from "./node-record.ts";
-export { type RecoverNodeOptions, recoverNode } from "./recover-client.ts";
+export { type RecoverNodeOptions, recoverNode, requestRecoveryChallenge } from "./recover-client.ts";
 export { openClusterState, readKubeconfig } from "./state-spec.ts";
 export {
   DEFAULT_TPM_IDLE_MS,
