@@ -1,8 +1,8 @@
 import {
   API_PATHS,
+  RecoverResponseSchema,
   type RecoveryChallenge,
   RecoveryChallengeSchema,
-  RecoverResponseSchema,
 } from "@asterism/api";
 import { attestedFetch } from "@asterism/atls";
 import type { Validator } from "@asterism/attestation";
