@@ -106,7 +106,14 @@ describe("bootstrapper HTTP fuzz", () => {
         fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "POST", "OPTIONS"),
         fc.oneof(
           fc.webPath(),
-          fc.constantFrom("/v1/init", "/v1/recover", "/v1/status", "/healthz", "/metrics"),
+          fc.constantFrom(
+            "/v1/init",
+            "/v1/recover",
+            "/v1/recover/challenge",
+            "/v1/status",
+            "/healthz",
+            "/metrics",
+          ),
         ),
         async (listener, method, path) => {
           const p = path.startsWith("/") ? path : `/${path}`;
