@@ -97,6 +97,12 @@ export const recoverCommand = defineCommand({
         requestRecoveryChallenge({ endpoint, validators: [validator] }),
       );
       let ownerApproval: { entries: unknown[]; sequence: number } | undefined;
+      if (!challenge.owner && anchor !== undefined)
+        // Legitimate for nodes that joined before the owners were enrolled; otherwise someone may have
+        // rewritten the disk's (unauthenticated) LUKS2 header to drop the record (docs/owner.md "Recovery").
+        ctx.io.stderr(
+          `warning: ${challenge.node} recorded no cluster owners although this workspace pins ${anchor.slice(0, 16)}…: it recovers with the master secret alone. Unless it joined before the owners were enrolled, check its disk header.\n`,
+        );
       if (challenge.owner) {
         const source = ownerLogSource(ctx.values, state?.infrastructure.clusterState, workspaceOwnerLog(ws));
         try {
