@@ -9,6 +9,8 @@
  *  3. every node: swtpm, simulated firmware (boot components → PCRs + TCG event log), state-disk image,
  *     registration in metadata, bootstrapper;
  *  4. init of the first control plane over server-attested aTLS (policy: config measurements, PCR 15 = 0);
+ *     with `owner`, first the owners' ceremony (enrollment + approval of that policy) and the pin in the
+ *     init request, then their log in the cluster state before the join configuration (cluster/owners.ts);
  *  5. KMS + JoinService, join configuration in the cluster state; the other nodes join by themselves;
  *  6. a VerificationService per node; verify each against the config plus PCR 15 = cluster ID.
  * Every process is recorded in the state file as soon as it starts; on failure everything is stopped.
