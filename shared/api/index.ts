@@ -41,12 +41,17 @@ export {
   type RejoinTicketJson,
   RejoinTicketSchema,
 } from "./join.ts";
+export { type OwnerPinWire, OwnerPinWireSchema } from "./owner.ts";
 export { API_PATHS, MAX_REQUEST_BYTES } from "./paths.ts";
 export {
+  MAX_RECOVER_REQUEST_BYTES,
+  MAX_RECOVERY_APPROVAL_ENTRIES,
   type RecoverRequest,
   RecoverRequestSchema,
   type RecoverResponse,
   RecoverResponseSchema,
+  type RecoveryChallenge,
+  RecoveryChallengeSchema,
 } from "./recover.ts";
 export {
   AttestRequestSchema,

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { base64Bytes, hexString, MasterSecretWireSchema } from "./encoding.ts";
+import { OwnerPinWireSchema } from "./owner.ts";
 
 /** The measurement salt: 32 random bytes chosen by the CLI (reference §1.1 field 3). */
 export const MEASUREMENT_SALT_BYTES = 32;
@@ -26,6 +27,8 @@ export const InitRequestSchema = v.strictObject({
   podCidr: v.optional(v.pipe(v.string(), v.maxLength(64))),
   apiServerCertSans: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(253))), v.maxLength(32)), []),
   controlPlaneEndpoint: v.optional(v.pipe(v.string(), v.maxLength(300))),
+  /** The cluster's owners (`asterism init --owner`): the node records them for recovery approvals. */
+  owner: v.optional(OwnerPinWireSchema),
 });
 export type InitRequest = v.InferOutput<typeof InitRequestSchema>;
 export type InitRequestJson = v.InferInput<typeof InitRequestSchema>;

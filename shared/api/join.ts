@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { base64Bytes, DiskUuidSchema } from "./encoding.ts";
 import { MEASUREMENT_SALT_BYTES } from "./init.ts";
+import { OwnerPinWireSchema } from "./owner.ts";
 
 /** Disk keys and the measurement secret are 32 bytes (Constellation's `GetDataKey(id, 32)`). */
 export const KEY_BYTES = 32;
@@ -42,6 +43,8 @@ export const JoinTicketSchema = v.strictObject({
   controlPlaneFiles: v.pipe(v.array(ControlPlaneFileWireSchema), v.maxLength(16)),
   kubernetesVersion: v.pipe(v.string(), v.maxLength(32)),
   kubernetesComponents: v.pipe(v.array(v.unknown()), v.maxLength(64)),
+  /** The owners' anchor and log head, from a JoinService that enforces owner approval (recorded by the node). */
+  owner: v.optional(OwnerPinWireSchema),
 });
 export type JoinTicket = v.InferOutput<typeof JoinTicketSchema>;
 export type JoinTicketJson = v.InferInput<typeof JoinTicketSchema>;

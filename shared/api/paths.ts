@@ -4,6 +4,8 @@ export const API_PATHS = {
   join: "/v1/join",
   rejoin: "/v1/rejoin",
   recover: "/v1/recover",
+  /** A fresh nonce for an owner approval of this node's recovery (docs/owner.md "Recovery"). */
+  recoverChallenge: "/v1/recover/challenge",
   attest: "/v1/attest",
   /** Batched evidence: one quote for every verifier waiting, each answer with its own inclusion proof. */
   attestBatch: "/v1/attest/batch",

@@ -75,7 +75,7 @@ export {
   parseNodeRecord,
   writeNodeRecord,
 } from "./node-record.ts";
-export { type RecoverNodeOptions, recoverNode } from "./recover-client.ts";
+export { type RecoverNodeOptions, recoverNode, requestRecoveryChallenge } from "./recover-client.ts";
 export { openClusterState, readKubeconfig } from "./state-spec.ts";
 export {
   askEndpoints,

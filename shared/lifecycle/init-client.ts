@@ -1,4 +1,4 @@
-import { API_PATHS, type InitRequestJson, InitResponseSchema } from "@asterism/api";
+import { API_PATHS, type InitRequestJson, InitResponseSchema, type OwnerPinWire } from "@asterism/api";
 import { attestedFetch, type PeerAttestation } from "@asterism/atls";
 import type { Validator } from "@asterism/attestation";
 import { fromHex, toBase64 } from "@asterism/bytes";
@@ -38,6 +38,8 @@ export interface InitClusterOptions {
   readonly now?: () => Date;
   /** Bound on the whole init call once connected (default 10 min: kubeadm init is slow). */
   readonly responseTimeoutMs?: number;
+  /** The cluster's owners (docs/owner.md "At init"): the node records them for recovery approvals. */
+  readonly owner?: OwnerPinWire;
 }
 
 /** What a successful init returns. */
@@ -80,6 +82,7 @@ export async function initCluster(opts: InitClusterOptions): Promise<InitCluster
     ...(opts.kubernetes.controlPlaneEndpoint
       ? { controlPlaneEndpoint: opts.kubernetes.controlPlaneEndpoint }
       : {}),
+    ...(opts.owner ? { owner: opts.owner } : {}),
   };
   const action = `Cannot initialize the cluster at ${opts.endpoint}`;
   const deadline = Date.now() + (opts.waitForEndpointMs ?? 5 * 60_000);

@@ -1,4 +1,9 @@
-import { API_PATHS, RecoverResponseSchema } from "@asterism/api";
+import {
+  API_PATHS,
+  RecoverResponseSchema,
+  type RecoveryChallenge,
+  RecoveryChallengeSchema,
+} from "@asterism/api";
 import { attestedFetch } from "@asterism/atls";
 import type { Validator } from "@asterism/attestation";
 import { fromHex, toBase64 } from "@asterism/bytes";
@@ -11,6 +16,12 @@ export interface RecoverNodeOptions {
   /** Validators expecting the node's image and PCR 15 = 0 (a rebooted node has not re-extended it yet). */
   readonly validators: readonly Validator[];
   readonly masterSecret: { readonly key: Uint8Array; readonly salt: Uint8Array };
+  /**
+   * The owners' approval, required by a node that recorded cluster owners (docs/owner.md "Recovery"):
+   * the audit log from genesis ending with a `recovery` entry for this node, its disk and the nonce of
+   * {@link requestRecoveryChallenge}, as JSON values (`asterism audit export` format).
+   */
+  readonly ownerApproval?: { readonly entries: readonly unknown[] };
   /** Keep trying while nobody answers (default 60 s). */
   readonly waitForEndpointMs?: number;
   readonly retryIntervalMs?: number;
@@ -30,6 +41,7 @@ export async function recoverNode(opts: RecoverNodeOptions): Promise<{ clusterId
   const interval = opts.retryIntervalMs ?? 1000;
   const body = JSON.stringify({
     masterSecret: { key: toBase64(opts.masterSecret.key), salt: toBase64(opts.masterSecret.salt) },
+    ...(opts.ownerApproval ? { ownerApproval: { entries: [...opts.ownerApproval.entries] } } : {}),
   });
   for (;;) {
     let connected = false;
@@ -48,6 +60,42 @@ export async function recoverNode(opts: RecoverNodeOptions): Promise<{ clusterId
       );
       const out = await readAnswer(res, RecoverResponseSchema, action);
       return { clusterId: fromHex(out.clusterId) };
+    } catch (err) {
+      if (connected || !isUnavailable(err) || Date.now() + interval > deadline)
+        throw wrapAtlsFailure(err, action);
+      await Bun.sleep(interval);
+    }
+  }
+}
+
+/**
+ * Ask a recovering node (same attested endpoint as {@link recoverNode}) for a fresh nonce to have the
+ * owners approve its recovery, and what the approval must name: the node, its disk, and the owners the
+ * node recorded (`owner` absent: the node recorded none and needs no approval). The nonce is single-use
+ * and lives until the node reboots.
+ */
+export async function requestRecoveryChallenge(
+  opts: Pick<RecoverNodeOptions, "endpoint" | "validators" | "waitForEndpointMs" | "retryIntervalMs" | "now">,
+): Promise<RecoveryChallenge> {
+  const action = `Cannot get a recovery challenge from ${opts.endpoint}`;
+  const deadline = Date.now() + (opts.waitForEndpointMs ?? 60_000);
+  const interval = opts.retryIntervalMs ?? 1000;
+  for (;;) {
+    let connected = false;
+    try {
+      const res = await attestedFetch(
+        new URL(API_PATHS.recoverChallenge, opts.endpoint),
+        { method: "POST", headers: { "content-type": "application/json" }, body: "{}" },
+        {
+          mode: "server-attested",
+          validators: opts.validators,
+          ...(opts.now ? { now: opts.now } : {}),
+          onAttested: () => {
+            connected = true;
+          },
+        },
+      );
+      return await readAnswer(res, RecoveryChallengeSchema, action);
     } catch (err) {
       if (connected || !isUnavailable(err) || Date.now() + interval > deadline)
         throw wrapAtlsFailure(err, action);

@@ -25,6 +25,9 @@ import { registrationOptions, verifyRegistration } from "./enrollment.ts";
 export const CLUSTER_ID = "c1".repeat(32);
 export const ORIGIN = "http://localhost:41234";
 export const RP: RelyingParty = { id: "localhost", origins: ["http://localhost"] };
+/** A state disk and a node's recovery nonce, for recovery changes. */
+export const DISK = "0b5e9f3c-2d41-4e6a-9b7c-5a1f2e3d4c5b";
+export const NONCE = "9e".repeat(32);
 /** The pinned clock of these tests. */
 export const NOW = new Date("2026-11-25T10:00:00Z");
 

@@ -47,7 +47,12 @@ export interface ApprovedState {
   /** Revoked node names and the entry that revoked each. */
   readonly revokedNodes: ReadonlyMap<string, ApprovedEvent<{ reason: string }>>;
   readonly keyRotations: readonly ApprovedEvent<{ key: string; reason: string }>[];
-  readonly recoveries: readonly ApprovedEvent<{ node: string; reason: string }>[];
+  readonly recoveries: readonly ApprovedEvent<{
+    node: string;
+    disk: string;
+    nonce: string;
+    reason: string;
+  }>[];
   /** Highest signature counter seen per credential ID. */
   readonly counters: ReadonlyMap<string, number>;
 }

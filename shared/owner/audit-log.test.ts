@@ -4,8 +4,10 @@ import {
   approve,
   commit,
   createFixture,
+  DISK,
   type Fixture,
   key,
+  NONCE,
   next,
   POLICY_A,
   POLICY_B,
@@ -130,7 +132,7 @@ describe("verifyAuditLog", () => {
 
   test("an approval copied from another entry (replayed) → ENTRY_INVALID / CHALLENGE_MISMATCH", async () => {
     const stolen = f.entries[1]!.approvals[0]!;
-    const c = next(f, "recovery", { node: "cp-0", reason: "r" });
+    const c = next(f, "recovery", { node: "cp-0", disk: DISK, nonce: NONCE, reason: "r" });
     const forged: AuditEntry = {
       format: "asterism.audit-entry/v1",
       change: c,

@@ -12,6 +12,7 @@ import { canonicalJson, canonicalJsonBytes, parseCanonicalJson } from "./canonic
 import { OwnerParseError } from "./errors.ts";
 import {
   base64UrlSchema,
+  DiskUuidSchema,
   formatTime,
   Hex32Schema,
   MAX_CREDENTIAL_ID_BYTES,
@@ -102,8 +103,17 @@ export const PayloadSchemas = {
     nodes: v.pipe(v.array(NodeNameSchema), v.minLength(1), v.maxLength(64)),
     reason: ReasonSchema,
   }),
-  /** Allow the recovery of one node's state disk (every control plane down, DESIGN.md trust flow 6). */
-  recovery: v.strictObject({ node: NodeNameSchema, reason: ReasonSchema }),
+  /**
+   * Allow one recovery of one node's state disk (every control plane down, DESIGN.md trust flow 6): the
+   * node by name, its disk by LUKS UUID, and the fresh nonce the node issued for this recovery
+   * (`POST /v1/recover/challenge`), so the approval works once, on that node, during that boot.
+   */
+  recovery: v.strictObject({
+    node: NodeNameSchema,
+    disk: DiskUuidSchema,
+    nonce: Hex32Schema,
+    reason: ReasonSchema,
+  }),
 } as const;
 
 /** Every change kind. */

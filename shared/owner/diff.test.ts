@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import {
   commit,
   createFixture,
+  DISK,
   type Fixture,
+  NONCE,
   next,
   POLICY_A,
   POLICY_B,
@@ -69,8 +71,11 @@ describe("describeChange", () => {
     expect(
       describeChange(f.state, next(f, "node-revocation", { nodes: ["w-1"], reason: "lost" })).widensTrust,
     ).toBe(false);
-    expect(describeChange(f.state, next(f, "recovery", { node: "cp-0", reason: "outage" })).widensTrust).toBe(
-      true,
-    );
+    expect(
+      describeChange(
+        f.state,
+        next(f, "recovery", { node: "cp-0", disk: DISK, nonce: NONCE, reason: "outage" }),
+      ).widensTrust,
+    ).toBe(true);
   });
 });

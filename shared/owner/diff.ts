@@ -194,7 +194,7 @@ export function describeChange(state: ApprovedState | undefined, change: Change)
       items = [
         {
           what: `node ${change.payload.node}`,
-          after: `may recover its disk (${change.payload.reason})`,
+          after: `may recover disk ${change.payload.disk} once, for nonce ${change.payload.nonce.slice(0, 16)}… (${change.payload.reason})`,
           effect: "widens",
         },
       ];

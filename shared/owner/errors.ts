@@ -70,7 +70,11 @@ export type ChangeRejectedErrorCode =
   /** A genesis change where the log already has one, or another kind where it has none. */
   | "WRONG_KIND"
   /** An operation (key rotation) that no approved change authorizes, or whose approval was used already. */
-  | "NOT_APPROVED";
+  | "NOT_APPROVED"
+  /** A recovery approval for another node or another disk. */
+  | "RECOVERY_TARGET_MISMATCH"
+  /** A recovery approval whose nonce this node did not issue during this boot, or already used (replay). */
+  | "RECOVERY_NONCE_INVALID";
 
 /** Thrown when a change is authentic but may not take effect. */
 export class ChangeRejectedError extends AsterismError<ChangeRejectedErrorCode> {
@@ -92,7 +96,9 @@ export type AuditLogErrorCode =
   /** The policy object in cluster state differs from the last approved one (edited without approval). */
   | "POLICY_NOT_APPROVED"
   /** More entries than {@link MAX_AUDIT_ENTRIES}. */
-  | "TOO_MANY_ENTRIES";
+  | "TOO_MANY_ENTRIES"
+  /** The log no longer contains an entry the verifier knew (rolled back or rewritten below it). */
+  | "ROLLED_BACK";
 
 /** Thrown when an audit log does not verify, or when state disagrees with it. */
 export class AuditLogError extends AsterismError<AuditLogErrorCode> {

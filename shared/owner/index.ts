@@ -109,6 +109,13 @@ export { approvedRotation, type PendingRotation, recordRotationDone } from "./op
 export { policyFingerprint, samePolicy } from "./policy-compare.ts";
 export { type EnforcedPolicy, enforceApprovedPolicy } from "./policy-gate.ts";
 export {
+  MAX_RECOVERY_ENTRIES,
+  type OwnerPin,
+  type RecoveryApprovalCheck,
+  type VerifiedRecovery,
+  verifyRecoveryApproval,
+} from "./recovery.ts";
+export {
   type ApprovalProgress,
   CLOCK_SKEW_SECONDS,
   checkApprovals,

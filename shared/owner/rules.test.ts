@@ -5,7 +5,9 @@ import {
   CLUSTER_ID,
   commit,
   createFixture,
+  DISK,
   key,
+  NONCE,
   NOW,
   next,
   POLICY_A,
@@ -89,7 +91,12 @@ describe("M of N owners", () => {
   });
   test("the same passkey twice → DUPLICATE_APPROVAL", async () => {
     const f = await createFixture(["alice", "bob"], 2);
-    const c = next(f, "recovery", { node: "cp-0", reason: "all control planes lost" });
+    const c = next(f, "recovery", {
+      node: "cp-0",
+      disk: DISK,
+      nonce: NONCE,
+      reason: "all control planes lost",
+    });
     const a = approve(f.auth, key(f, "alice"), c);
     expect(await codeOfAsync(checkApprovals(f.state, c, [a, a]))).toBe("DUPLICATE_APPROVAL");
   });
@@ -116,7 +123,7 @@ describe("chain position and time", () => {
       clusterId: "d2".repeat(32),
       head: f.state.head,
       kind: "recovery",
-      payload: { node: "n", reason: "r" },
+      payload: { node: "n", disk: DISK, nonce: NONCE, reason: "r" },
       now: NOW,
     });
     expect(await codeOfAsync(checkApprovals(f.state, c, [approve(f.auth, key(f, "alice"), c)]))).toBe(
@@ -188,7 +195,7 @@ describe("counters across entries", () => {
     const before = key(f, "alice").counter;
     await commit(f, next(f, "attestation-policy", { policy: POLICY_A }), ["alice"]);
     expect(f.state.counters.get(f.owners[0]!.credentials[0]!.id)).toBe(before + 1);
-    const c = next(f, "recovery", { node: "cp-0", reason: "r" });
+    const c = next(f, "recovery", { node: "cp-0", disk: DISK, nonce: NONCE, reason: "r" });
     const fresh = approve(f.auth, key(f, "alice"), c); // counter before + 2
     key(f, "alice").counter = before; // a cloned authenticator, one step behind
     const behind = approve(f.auth, key(f, "alice"), c); // counter before + 1: already seen

@@ -70,6 +70,12 @@ export const NodeNameSchema = v.pipe(
   v.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a DNS-1123 name"),
 );
 
+/** A LUKS2 UUID in lower case (the id of a node's state disk, as the KMS names its key). */
+export const DiskUuidSchema = v.pipe(
+  v.string(),
+  v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a lower-case UUID"),
+);
+
 /** Run a schema and turn its first issue into an {@link OwnerParseError}. */
 export function parseWith<S extends v.GenericSchema>(
   schema: S,

@@ -6,7 +6,18 @@ import { parseAttestationPolicy } from "@asterism/attestation";
 import { createMemoryLogger } from "@asterism/service";
 import { type ClusterState, openSqliteState } from "@asterism/state";
 import { codeOfAsync } from "@asterism/testing";
-import { approve, createFixture, type Fixture, key, NOW, next, POLICY_A, POLICY_B } from "./_test-helpers.ts";
+import {
+  approve,
+  createFixture,
+  DISK,
+  type Fixture,
+  key,
+  NONCE,
+  NOW,
+  next,
+  POLICY_A,
+  POLICY_B,
+} from "./_test-helpers.ts";
 import { canonicalJsonBytes } from "./canonical-json.ts";
 import type { PolicyJson } from "./change.ts";
 import { createApprovedStateLoader } from "./loader.ts";
@@ -61,7 +72,12 @@ describe("OwnerStore", () => {
   test("an approval for a different change is refused and not stored", async () => {
     const log = await store.verifiedLog();
     const a = next({ ...f, state: log!.state }, "attestation-policy", { policy: POLICY_A });
-    const b = next({ ...f, state: log!.state }, "recovery", { node: "cp-0", reason: "r" });
+    const b = next({ ...f, state: log!.state }, "recovery", {
+      node: "cp-0",
+      disk: DISK,
+      nonce: NONCE,
+      reason: "r",
+    });
     const pa = await store.propose(a);
     await store.propose(b);
     expect(
@@ -230,5 +246,37 @@ describe("enforceApprovedPolicy (services with their own policy copy)", () => {
     await enforceApprovedPolicy({ loader, stored: sameSpelledOtherwise, object: "join-config" });
     await enforceApprovedPolicy({ loader, stored: edited, object: "join-config" });
     expect(refused).toEqual(["POLICY_NOT_APPROVED", "POLICY_NOT_APPROVED"]);
+  });
+});
+
+describe("importLog: a log built elsewhere (before the cluster state existed) copied into state", () => {
+  test("imported once, verified from the anchor, long after its changes expired; the policy copy published", async () => {
+    await approvePolicy(POLICY_A);
+    const entries = await store.readEntries();
+    const target = openSqliteState(join(dir, `import-${n++}.db`));
+    opened.push(target);
+    const other = new OwnerStore(target);
+    // No clock involved: history is not subject to the changes' validity windows.
+    expect(await other.importLog(entries, { anchor: f.state.genesisHash })).toEqual({ imported: 2 });
+    expect(await other.importLog(entries, { anchor: f.state.genesisHash })).toEqual({ imported: 0 });
+    const loader = createApprovedStateLoader({
+      state: target,
+      anchor: f.state.genesisHash,
+      logger: createMemoryLogger(),
+    });
+    expect((await loader.loadPolicy()).json).toEqual(POLICY_A);
+    expect(await other.publishedPolicy()).toEqual(canonicalJsonBytes(POLICY_A));
+  });
+  test("another anchor → ANCHOR_MISMATCH; a state holding other entries → CHAIN_BROKEN", async () => {
+    await approvePolicy(POLICY_A);
+    const entries = await store.readEntries();
+    expect(await codeOfAsync(store.importLog(entries, { anchor: "ab".repeat(32) }))).toBe("ANCHOR_MISMATCH");
+    const g = await createFixture(["carol"], 1);
+    const target = openSqliteState(join(dir, `import-${n++}.db`));
+    opened.push(target);
+    await new OwnerStore(target).commit(g.genesis, undefined, NOW);
+    expect(
+      await codeOfAsync(new OwnerStore(target).importLog(entries, { anchor: f.state.genesisHash })),
+    ).toBe("CHAIN_BROKEN");
   });
 });

@@ -268,6 +268,52 @@ export class OwnerStore {
     return { sequence, hash: auditEntryHash(entry) };
   }
 
+  /**
+   * Copy a verified log into this state (the log the owners built before the cluster state existed, at
+   * `asterism init --owner`, or a saved copy). The whole log is verified from `anchor` first, as history
+   * (no clock: entries stay valid after their changes expired); entries already stored must be the same
+   * entries (else `CHAIN_BROKEN`); the missing ones are created in order, and the policy copy published.
+   * Idempotent: importing the same log again imports nothing.
+   */
+  async importLog(entries: readonly AuditEntry[], opts: { anchor: string }): Promise<{ imported: number }> {
+    const verified = await verifyAuditLog(entries, { anchor: opts.anchor });
+    const existing = await this.readEntries();
+    for (const [i, e] of existing.entries()) {
+      if (i >= entries.length) break;
+      if (auditEntryHash(e) !== verified.hashes[i])
+        throw new AuditLogError("CHAIN_BROKEN", `Cluster state holds another audit entry ${i}`, {
+          expected: verified.hashes[i],
+          actual: auditEntryHash(e),
+        });
+    }
+    let imported = 0;
+    for (const entry of entries.slice(existing.length)) {
+      try {
+        await this.state.create(
+          "config",
+          auditEntryName(entry.change.sequence),
+          { "entry.json": serializeAuditEntry(entry) },
+          { [OWNER_LABEL]: "audit-entry" },
+        );
+      } catch (err) {
+        if (err instanceof StateError && err.code === "ALREADY_EXISTS")
+          throw new ChangeRejectedError(
+            "STALE_CHANGE",
+            `Cannot import audit entry ${entry.change.sequence}`,
+            {
+              expected: "a free slot",
+              actual: "another entry was appended meanwhile",
+            },
+          );
+        throw err;
+      }
+      imported++;
+    }
+    const policy = verified.state.policy;
+    if (imported > 0 && policy) await this.publishPolicy(policy.json);
+    return { imported };
+  }
+
   /** The published policy object's bytes, if any (untrusted: compare against the log). */
   async publishedPolicy(): Promise<Uint8Array | undefined> {
     const o = await this.state.get("config", POLICY_OBJECT);

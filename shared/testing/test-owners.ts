@@ -6,12 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  type AuditEntry,
   approvalFromAssertion,
   type Change,
   type ChangeKind,
   changeDigest,
   createAuditEntry,
   createChange,
+  type Owner,
   OwnerStore,
   type PayloadOf,
   registrationOptions,
@@ -25,12 +27,31 @@ export interface TestOwners {
   /** Hash of the genesis entry: what services pin. */
   readonly anchor: string;
   readonly clusterId: string;
-  /** Append a change of `kind` approved by every owner; returns its audit sequence. */
-  approve<K extends Exclude<ChangeKind, "genesis">>(kind: K, payload: PayloadOf<K>): Promise<number>;
+  /** Owner names, in enrollment order (`owner-0`, `owner-1`, …). */
+  readonly owners: readonly Owner[];
+  /**
+   * Append a change of `kind` approved by every owner (or the owners at the indexes in `by`, which
+   * may include owners the log has removed: the commit then fails with the owner module's error).
+   * Returns its audit sequence.
+   */
+  approve<K extends Exclude<ChangeKind, "genesis">>(
+    kind: K,
+    payload: PayloadOf<K>,
+    opts?: { by?: readonly number[] },
+  ): Promise<number>;
+  /**
+   * An entry for a change of `kind` after the current head (or after `head`, to build on an older copy
+   * of the log), signed by `by` (default: all), NOT appended.
+   */
+  sign<K extends Exclude<ChangeKind, "genesis">>(
+    kind: K,
+    payload: PayloadOf<K>,
+    opts?: { by?: readonly number[]; head?: { sequence: number; hash: string } },
+  ): Promise<AuditEntry>;
 }
 
 /**
- * Enroll `count` owners (one passkey each, threshold = count) into `state`.
+ * Enroll `count` owners (one passkey each, threshold = count unless given) into `state`.
  *
  * @example
  * const owners = await createTestOwners(state);
@@ -38,12 +59,12 @@ export interface TestOwners {
  */
 export async function createTestOwners(
   state: ClusterState,
-  opts: { count?: number; clusterId?: string } = {},
+  opts: { count?: number; clusterId?: string; threshold?: number } = {},
 ): Promise<TestOwners> {
   const rp = { id: "localhost", origins: ["http://localhost"] };
   const auth = createSoftwareAuthenticator({ rpId: "localhost", origin: "http://localhost:7000" });
   const clusterId = opts.clusterId ?? "ab".repeat(32);
-  const owners = [];
+  const owners: Owner[] = [];
   const keys: SoftwarePasskey[] = [];
   for (let i = 0; i < (opts.count ?? 1); i++) {
     const challenge = new Uint8Array(randomBytes(32));
@@ -56,11 +77,19 @@ export async function createTestOwners(
   }
   const store = new OwnerStore(state);
   const signAll = (c: Change) => keys.map((k) => approvalFromAssertion(auth.assert(k, changeDigest(c))));
+  const signBy = (c: Change, by: readonly number[] | undefined) =>
+    by === undefined
+      ? signAll(c)
+      : by.map((i) => {
+          const k = keys[i];
+          if (!k) throw new Error(`no owner ${i}`);
+          return approvalFromAssertion(auth.assert(k, changeDigest(c)));
+        });
   const genesis = createChange({
     clusterId,
     head: undefined,
     kind: "genesis",
-    payload: { owners, threshold: owners.length, rp },
+    payload: { owners, threshold: opts.threshold ?? owners.length, rp },
     now: new Date(),
   });
   const { hash: anchor } = await store.commit(
@@ -68,20 +97,33 @@ export async function createTestOwners(
     undefined,
     new Date(),
   );
+  const build = async (
+    kind: ChangeKind,
+    payload: unknown,
+    by: readonly number[] | undefined,
+    head?: { sequence: number; hash: string },
+  ) => {
+    const log = await store.verifiedLog({ anchor });
+    if (!log) throw new Error("no audit log");
+    const c = createChange({
+      clusterId,
+      head: head ?? log.state.head,
+      kind,
+      payload,
+      now: new Date(),
+    } as Parameters<typeof createChange>[0]);
+    return { entry: createAuditEntry(c, signBy(c, by)), log };
+  };
   return {
     anchor,
     clusterId,
-    async approve(kind, payload) {
-      const log = await store.verifiedLog({ anchor });
-      if (!log) throw new Error("no audit log");
-      const c = createChange({
-        clusterId,
-        head: log.state.head,
-        kind,
-        payload,
-        now: new Date(),
-      } as Parameters<typeof createChange>[0]);
-      return (await store.commit(createAuditEntry(c, signAll(c)), log.state, new Date())).sequence;
+    owners,
+    async approve(kind, payload, o = {}) {
+      const { entry, log } = await build(kind, payload, o.by);
+      return (await store.commit(entry, log.state, new Date())).sequence;
+    },
+    async sign(kind, payload, o = {}) {
+      return (await build(kind, payload, o.by, o.head)).entry;
     },
   };
 }

@@ -63,6 +63,32 @@ describe.each(TARGETS)("%s renders", (name, dir) => {
     expect(checkPolicy(objects)).toEqual([]);
   });
 
+  test("the owners' anchor: read by the JoinService and KMS from a write-once ConfigMap (docs/owner.md)", () => {
+    const ref = { configMapKeyRef: { name: "asterism-owner-anchor", key: "anchor", optional: true } };
+    const envOf = (ds: Rec, n: string) => (container(ds)["env"] as Rec[]).find((e) => e["name"] === n);
+    expect(envOf(find(objects, "DaemonSet", "join-service"), "ASTERISM_OWNER_ANCHOR")).toEqual({
+      name: "ASTERISM_OWNER_ANCHOR",
+      valueFrom: ref,
+    });
+    expect(envOf(find(objects, "DaemonSet", "kms"), "KMS_OWNER_ANCHOR")).toEqual({
+      name: "KMS_OWNER_ANCHOR",
+      valueFrom: ref,
+    });
+    const vap = find(objects, "ValidatingAdmissionPolicy", "asterism-owner-anchor-write-once", "")[
+      "spec"
+    ] as Rec;
+    expect((vap["matchConstraints"] as Rec)["resourceRules"]).toEqual([
+      { apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE", "DELETE"], resources: ["configmaps"] },
+    ]);
+    expect(JSON.stringify(vap["matchConditions"])).toContain("request.name == 'asterism-owner-anchor'");
+    expect(
+      find(objects, "ValidatingAdmissionPolicyBinding", "asterism-owner-anchor-write-once", "")["spec"],
+    ).toEqual({
+      policyName: "asterism-owner-anchor-write-once",
+      validationActions: ["Deny"],
+    });
+  });
+
   test("services: KMS ClusterIP only; JoinService and VerificationService NodePorts with Local traffic", () => {
     const services = objects.filter((o) => o.kind === "Service") as Rec[];
     expect(services.map((s) => (s["metadata"] as Rec)["name"]).sort()).toEqual([

@@ -23,6 +23,11 @@ const node = {
     return { clusterId: "00".repeat(32), kubeconfig: "k", kubernetes: { performed: false } };
   },
   recover: async () => ({ clusterId: "00".repeat(32) }),
+  recoveryChallenge: () => ({
+    nonce: "00".repeat(32),
+    node: "cp-0",
+    diskUuid: "12345678-1234-1234-1234-123456789abc",
+  }),
 };
 const apps = Object.fromEntries(
   (["init", "recovery", "status"] as Listener[]).map((l) => [
@@ -101,7 +106,14 @@ describe("bootstrapper HTTP fuzz", () => {
         fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "POST", "OPTIONS"),
         fc.oneof(
           fc.webPath(),
-          fc.constantFrom("/v1/init", "/v1/recover", "/v1/status", "/healthz", "/metrics"),
+          fc.constantFrom(
+            "/v1/init",
+            "/v1/recover",
+            "/v1/recover/challenge",
+            "/v1/status",
+            "/healthz",
+            "/metrics",
+          ),
         ),
         async (listener, method, path) => {
           const p = path.startsWith("/") ? path : `/${path}`;

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { toBase64 } from "@asterism/bytes";
 import { KeysError } from "@asterism/keys";
 import { ComponentError, InitSecretError } from "@asterism/kubeadm";
+import { ChangeRejectedError } from "@asterism/owner";
 import { createMemoryLogger, MetricsRegistry } from "@asterism/service";
 import { createApp, type Listener } from "./app.ts";
 import { BootstrapperError } from "./errors.ts";
@@ -29,6 +30,11 @@ function app(listener: Listener, fail?: unknown) {
           if (fail) throw fail;
           return { clusterId: "00".repeat(32) };
         },
+        recoveryChallenge: () => ({
+          nonce: "5a".repeat(32),
+          node: "cp-0",
+          diskUuid: "12345678-1234-1234-1234-123456789abc",
+        }),
       },
       logger,
       metrics: new MetricsRegistry(),
@@ -119,5 +125,44 @@ describe("bootstrapper app", () => {
       }),
     );
     expect(res.status).toBe(403);
+  });
+
+  test("the recovery listener hands out approval nonces; only it does", async () => {
+    const res = await post(app("recovery").a, "/v1/recover/challenge", "{}");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ nonce: "5a".repeat(32), node: "cp-0" });
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect((await post(app("init").a, "/v1/recover/challenge", "{}")).status).toBe(404);
+  });
+
+  test.each([
+    {
+      name: "recovery without the owners' approval → 403 OWNER_APPROVAL_REQUIRED",
+      err: new BootstrapperError("OWNER_APPROVAL_REQUIRED", "x"),
+      code: "OWNER_APPROVAL_REQUIRED",
+      reason: undefined,
+    },
+    {
+      name: "an approval that does not verify → 403 OWNER_APPROVAL_INVALID naming the owner code",
+      err: new BootstrapperError("OWNER_APPROVAL_INVALID", "x", {
+        cause: new ChangeRejectedError("RECOVERY_NONCE_INVALID", `nonce ${SECRET}`),
+      }),
+      code: "OWNER_APPROVAL_INVALID",
+      reason: "(RECOVERY_NONCE_INVALID)",
+    },
+  ])("$name", async ({ err, code, reason }) => {
+    const res = await post(
+      app("recovery", err).a,
+      "/v1/recover",
+      JSON.stringify({
+        masterSecret: { key: toBase64(new Uint8Array(32)), salt: toBase64(new Uint8Array(32)) },
+        ownerApproval: { entries: [{}] },
+      }),
+    );
+    expect(res.status).toBe(403);
+    const text = await res.text();
+    expect(JSON.parse(text).error.code).toBe(code);
+    if (reason) expect(JSON.parse(text).error.message).toEndWith(reason);
+    expect(text).not.toContain(SECRET);
   });
 });

@@ -2,6 +2,7 @@ import {
   API_PATHS,
   errorBody,
   InitRequestSchema,
+  MAX_RECOVER_REQUEST_BYTES,
   MAX_REQUEST_BYTES,
   RecoverRequestSchema,
 } from "@asterism/api";
@@ -12,13 +13,14 @@ import * as v from "valibot";
 import { BootstrapperError } from "./errors.ts";
 import type { Node } from "./node.ts";
 import type { Status } from "./node-files.ts";
+import { approvalRefusalCode } from "./recovery-approval.ts";
 
 /** Which listener an app instance serves: each gets only its own routes. */
 export type Listener = "init" | "recovery" | "status";
 
 /** Everything the bootstrapper's apps need. */
 export interface BootstrapperAppDeps {
-  readonly node: Pick<Node, "init" | "recover">;
+  readonly node: Pick<Node, "init" | "recover" | "recoveryChallenge">;
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly status: () => Status;
@@ -29,6 +31,8 @@ const REFUSALS: Readonly<Record<string, readonly [number, string]>> = {
   INIT_SECRET_INVALID: [401, "init secret rejected"],
   NODE_ALREADY_ACTIVATED: [409, "the node is already being activated"],
   MASTER_SECRET_WRONG: [403, "the master secret does not open this node's disk"],
+  OWNER_APPROVAL_REQUIRED: [403, "this node recorded cluster owners: recovery needs their approval"],
+  OWNER_APPROVAL_INVALID: [403, "the owners' approval of this recovery does not verify"],
   INIT_FAILED: [500, "init failed after the node was locked; reboot the node"],
   RECOVERY_FAILED: [500, "recovery failed after the node was locked; reboot the node"],
   COMPONENT_HASH_MISSING: [400, "every Kubernetes component must be SHA-256 pinned"],
@@ -37,9 +41,13 @@ const REFUSALS: Readonly<Record<string, readonly [number, string]>> = {
   INVALID_REQUEST: [400, "the request does not match the API"],
 };
 
-async function body<T>(c: Context, schema: v.GenericSchema<unknown, T>): Promise<T> {
+async function body<T>(
+  c: Context,
+  schema: v.GenericSchema<unknown, T>,
+  maxBytes = MAX_REQUEST_BYTES,
+): Promise<T> {
   // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
-  const read = await readBodyText(c.req.raw, MAX_REQUEST_BYTES);
+  const read = await readBodyText(c.req.raw, maxBytes);
   if (!read.ok) throw new BootstrapperError("INVALID_REQUEST", "Request body too large");
   const text = read.text;
   let json: unknown;
@@ -86,9 +94,13 @@ export function createApp(deps: BootstrapperAppDeps, listener: Listener): Hono {
     });
   }
   if (listener === "recovery") {
+    app.post(API_PATHS.recoverChallenge, (c) =>
+      c.json(deps.node.recoveryChallenge(), 200, { "cache-control": "no-store" }),
+    );
     app.post(API_PATHS.recover, async (c) => {
-      const req = await body(c, RecoverRequestSchema);
-      const out = await deps.node.recover(req.masterSecret);
+      // Larger cap: the request may carry the owners' audit log (docs/owner.md "Recovery").
+      const req = await body(c, RecoverRequestSchema, MAX_RECOVER_REQUEST_BYTES);
+      const out = await deps.node.recover(req.masterSecret, req.ownerApproval);
       requests.inc({ route: "recover", result: "ok" });
       log.log("info", "recovery.succeeded", { clusterId: out.clusterId });
       return c.json(out);
@@ -119,7 +131,13 @@ export function createApp(deps: BootstrapperAppDeps, listener: Listener): Hono {
             ? {}
             : { reason: err.message.slice(0, 300) }),
         });
-        return c.json(errorBody(err.code, refusal[1]), refusal[0] as 400);
+        // An invalid owner approval names its reason: a closed code from @asterism/owner, never input.
+        const reason =
+          err.code === "OWNER_APPROVAL_INVALID" ? approvalRefusalCode(err as BootstrapperError) : undefined;
+        return c.json(
+          errorBody(err.code, reason ? `${refusal[1]} (${reason})` : refusal[1]),
+          refusal[0] as 400,
+        );
       }
       if (err.domain === "keys") {
         // A master secret or salt of the wrong size: the key layer's message could describe the secret.

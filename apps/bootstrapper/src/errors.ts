@@ -8,6 +8,9 @@ import { AsterismError } from "@asterism/errors";
  * - `MASTER_SECRET_WRONG`: the key derived from the offered master secret does not open this node's disk.
  * - `INVALID_REQUEST`: the body is not the documented JSON (or its Kubernetes settings are unusable).
  * - `IDENTITY_UNPROVABLE`: PCR 16 is set but the event log explaining it is missing or does not replay.
+ * - `OWNER_APPROVAL_REQUIRED`: recovery of a node that recorded cluster owners, without their approval.
+ * - `OWNER_APPROVAL_INVALID`: the owners' approval of a recovery does not verify (`cause` says why:
+ *   another node or disk, a replayed or unknown nonce, a tampered log, a removed owner, …).
  * - `MANIFESTS_APPLY_FAILED`: the server-side apply of the rendered k8s/ overlay after `kubeadm init`
  *   failed (init then fails as `INIT_FAILED`).
  */
@@ -19,7 +22,9 @@ export type BootstrapperErrorCode =
   | "MASTER_SECRET_WRONG"
   | "INVALID_REQUEST"
   | "IDENTITY_UNPROVABLE"
-  | "MANIFESTS_APPLY_FAILED";
+  | "MANIFESTS_APPLY_FAILED"
+  | "OWNER_APPROVAL_REQUIRED"
+  | "OWNER_APPROVAL_INVALID";
 
 export class BootstrapperError extends AsterismError<BootstrapperErrorCode> {
   override readonly domain = "bootstrapper";

@@ -95,6 +95,9 @@ if (config.ASTERISM_HTTP_LISTEN) {
       node: {
         init: () => Promise.reject(new Error("unreachable")),
         recover: () => Promise.reject(new Error("unreachable")),
+        recoveryChallenge: () => {
+          throw new Error("unreachable");
+        },
       },
       logger,
       metrics,

@@ -32,6 +32,7 @@ import { pcrEvent, type Tpm } from "@asterism/tpm";
 import { BootstrapperError } from "./errors.ts";
 import { createAdminKubeconfig } from "./kubeconfig.ts";
 import { type Phase, runFiles, type Status, writeAtomic } from "./node-files.ts";
+import { createRecoveryGate } from "./recovery-approval.ts";
 import type { DiskState, StateDisk } from "./state-disk.ts";
 import { ticketRetryPolicy } from "./ticket-retry.ts";
 
@@ -88,6 +89,15 @@ export function createNode(deps: NodeDeps) {
     rejectActivated = rej;
   });
   const clients = new AbortController();
+  // Recovery needs the owners' approval when the disk recorded owners (recovery-approval.ts).
+  const recoveryGate = createRecoveryGate({
+    node: deps.identity.name,
+    diskUuid: uuid,
+    owner: deps.diskState.kind === "initialized" ? deps.diskState.owner : undefined,
+    now: deps.now,
+    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    logger: log,
+  });
   let phase: Phase = deps.diskState.kind === "fresh" ? "waiting" : "rejoining";
   const status = (p: Phase, extra: Partial<Status> = {}) => {
     phase = p;
@@ -207,6 +217,7 @@ export function createNode(deps: NodeDeps) {
         await deps.disk.activate(diskKey, {
           measurementSalt: req.measurementSalt,
           role: deps.identity.role,
+          owner: req.owner,
         });
       } finally {
         wipe(diskKey);
@@ -319,6 +330,7 @@ export function createNode(deps: NodeDeps) {
         await deps.disk.activate(ticket.diskKey, {
           measurementSalt: ticket.measurementSalt,
           role: deps.identity.role,
+          owner: ticket.owner,
         });
         if (ticket.controlPlaneFiles.length > 0)
           await writeControlPlaneFiles(
@@ -391,12 +403,24 @@ export function createNode(deps: NodeDeps) {
       }
     },
 
-    /** Recovery (reference §8): the master secret from the CLI; the node derives its own keys. */
-    async recover(master: { key: Uint8Array; salt: Uint8Array }): Promise<{ clusterId: string }> {
-      if (deps.diskState.kind !== "initialized")
+    /** A nonce for the owners' approval of this node's recovery (recovery-approval.ts). */
+    recoveryChallenge: () => recoveryGate.challenge(),
+
+    /**
+     * Recovery (reference §8): the master secret from the CLI; the node derives its own keys. When the
+     * disk recorded cluster owners, their approval is checked first (before any key derivation).
+     */
+    async recover(
+      master: { key: Uint8Array; salt: Uint8Array },
+      ownerApproval?: { readonly entries: readonly unknown[] },
+    ): Promise<{ clusterId: string }> {
+      if (deps.diskState.kind !== "initialized") {
+        wipe(master.key);
         throw new BootstrapperError("NODE_ALREADY_ACTIVATED", "This node has nothing to recover");
+      }
       const salt = deps.diskState.measurementSalt;
       try {
+        await recoveryGate.check(ownerApproval);
         const diskKey = await deriveKey({
           secret: master.key,
           salt: master.salt,

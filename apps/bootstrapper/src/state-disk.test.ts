@@ -64,4 +64,28 @@ describe("state disk on a LUKS2 image (real cryptsetup)", () => {
     await d.markUninitialized();
     expect((await d.inspect()).kind).toBe("fresh");
   });
+
+  test("the cluster owners recorded at activation are read back before unlock; a malformed record is an error", async () => {
+    const d = disk("d");
+    const { uuid } = await d.inspect();
+    const owner = { anchor: "a7".repeat(32), head: { sequence: 1, hash: "b8".repeat(32) } };
+    await d.activate(key(), { measurementSalt: new Uint8Array(32).fill(1), role: "control-plane", owner });
+    expect(await d.inspect()).toMatchObject({ kind: "initialized", uuid, owner });
+    // Someone edits the unprotected LUKS2 token: the node does not read that as "no owners".
+    await luks.writeToken(join(dir, "d.img"), {
+      type: "asterism-state-disk",
+      keyslots: [],
+      initialized: true,
+      measurementSalt: Buffer.from(new Uint8Array(32).fill(1)).toString("base64"),
+      role: "control-plane",
+      owner: { anchor: "not hex" },
+    });
+    let code: string | undefined;
+    try {
+      await d.inspect();
+    } catch (e) {
+      code = isAsterismError(e) ? e.code : undefined;
+    }
+    expect(code).toBe("NOT_LUKS");
+  });
 });

@@ -1,6 +1,8 @@
+import { type OwnerPinWire, OwnerPinWireSchema } from "@asterism/api";
 import { fromBase64, toBase64, wipe } from "@asterism/bytes";
 import { type DeviceMapper, DiskError, type Luks2 } from "@asterism/disk";
 import type { Logger } from "@asterism/service";
+import * as v from "valibot";
 import { readOptional, removeQuietly, writeAtomic } from "./node-files.ts";
 
 /** LUKS2 token type marking the state disk (Constellation: `constellation-state-disk`). */
@@ -16,6 +18,8 @@ export type DiskState =
       readonly uuid: string;
       readonly measurementSalt: Uint8Array;
       readonly role: string;
+      /** The cluster's owners, recorded at init or join (docs/owner.md "Recovery"); absent without owners. */
+      readonly owner?: OwnerPinWire;
     };
 
 /** Dependencies of {@link createStateDisk}. */
@@ -80,7 +84,13 @@ export function createStateDisk(deps: StateDiskDeps) {
           throw new DiskError("NOT_LUKS", "The state disk is initialized but has no measurement salt", {
             expected: "a 32-byte measurementSalt in the LUKS2 token",
           });
-        return { kind: "initialized", uuid, measurementSalt: salt, role: String(token["role"] ?? "") };
+        return {
+          kind: "initialized",
+          uuid,
+          measurementSalt: salt,
+          role: String(token["role"] ?? ""),
+          ...ownerOf(token),
+        };
       }
       // Not initialized: our first-boot key opens it if we restarted before activation; otherwise the
       // disk never held cluster data and is formatted afresh (Constellation's reset path).
@@ -96,7 +106,7 @@ export function createStateDisk(deps: StateDiskDeps) {
     /** First activation (init or join): replace the first-boot passphrase by `diskKey`, mark initialized. */
     async activate(
       diskKey: Uint8Array,
-      info: { measurementSalt: Uint8Array; role: string },
+      info: { measurementSalt: Uint8Array; role: string; owner?: OwnerPinWire | undefined },
     ): Promise<string | undefined> {
       const bootKey = await readOptional(deps.bootKeyPath);
       if (bootKey === undefined)
@@ -116,6 +126,7 @@ export function createStateDisk(deps: StateDiskDeps) {
         initialized: true,
         measurementSalt: toBase64(info.measurementSalt),
         role: info.role,
+        ...(info.owner ? { owner: info.owner } : {}),
       });
       if (!(await luks.testKey(device, diskKey)))
         throw new DiskError("WRONG_KEY", "The new disk key does not open the state disk");
@@ -145,3 +156,18 @@ export function createStateDisk(deps: StateDiskDeps) {
 }
 
 export type StateDisk = ReturnType<typeof createStateDisk>;
+
+/**
+ * The owners recorded in the token. A present but malformed record is an error, never "no owners": that
+ * would turn a damaged (or edited) header into a recovery without approval.
+ */
+function ownerOf(token: Record<string, unknown>): { owner?: OwnerPinWire } {
+  if (token["owner"] === undefined) return {};
+  const r = v.safeParse(OwnerPinWireSchema, token["owner"]);
+  if (!r.success)
+    throw new DiskError("NOT_LUKS", "The state disk's owner record is malformed", {
+      expected: "{anchor, head: {sequence, hash}} in the LUKS2 token",
+      actual: r.issues[0].message,
+    });
+  return { owner: r.output };
+}

@@ -145,6 +145,9 @@ describe("join configuration holder with owner approvals (docs/owner.md)", () =>
       await until(() => (holder.current()?.revokedNodes.has("worker-7") ? true : undefined));
       expect(holder.current()?.policy.measurements.get(4)?.expected).toBe("03".repeat(32));
       expect(holder.current()?.approvedIn).toBe(2);
+      // Tickets carry the owners' anchor and the newest verified head (docs/owner.md "Recovery").
+      await until(() => (holder.current()?.owner?.head.sequence === 3 ? true : undefined));
+      expect(holder.current()?.owner?.anchor).toBe(owners.anchor);
     } finally {
       stop.abort();
       s.close();

@@ -32,6 +32,14 @@ export interface LoadedJoinConfig {
   readonly revokedNodes: ReadonlySet<string>;
   /** Audit entry that approved the policy in force (undefined when owner approval is not configured). */
   readonly approvedIn?: number;
+  /**
+   * The owners' anchor and the log head last verified (with owner approval configured): put into join
+   * tickets, so a joining node records them for recovery approvals (docs/owner.md "Recovery").
+   */
+  readonly owner?: {
+    readonly anchor: string;
+    readonly head: { readonly sequence: number; readonly hash: string };
+  };
 }
 
 /**
@@ -96,6 +104,7 @@ export function createJoinConfigHolder(opts: {
     let source = stored.policy;
     let revokedNodes: ReadonlySet<string> = new Set();
     let approvedIn: number | undefined;
+    let owner: LoadedJoinConfig["owner"];
     if (opts.approvals) {
       try {
         const e = await enforceApprovedPolicy({
@@ -106,6 +115,7 @@ export function createJoinConfigHolder(opts: {
         source = e.approved.policy;
         approvedIn = e.approved.sequence;
         revokedNodes = new Set(e.state.revokedNodes.keys());
+        owner = { anchor: e.state.genesisHash, head: e.state.head };
       } catch (err) {
         // Nothing approved to enforce: keep what is in force (the last approved policy), or stay unloaded.
         const key = `error:${describeError(err)}`;
@@ -114,7 +124,7 @@ export function createJoinConfigHolder(opts: {
         return;
       }
     }
-    const key = `${storedVersion}:${approvedIn ?? "-"}:${[...revokedNodes].join(",")}`;
+    const key = `${storedVersion}:${approvedIn ?? "-"}:${[...revokedNodes].join(",")}:${owner?.head.hash ?? "-"}`;
     if (key === lastKey && current !== undefined) return;
     lastKey = key;
     const { policy, notes } = effectivePolicy(source);
@@ -126,6 +136,7 @@ export function createJoinConfigHolder(opts: {
       validators: build(policy),
       revokedNodes,
       ...(approvedIn === undefined ? {} : { approvedIn }),
+      ...(owner === undefined ? {} : { owner }),
     };
     log.log("info", "join.config_loaded", {
       version: storedVersion,

@@ -84,6 +84,7 @@ beforeAll(async () => {
         components: [],
         validators: new Map(),
         revokedNodes: new Set(["worker-revoked"]),
+        owner: { anchor: "a7".repeat(32), head: { sequence: 4, hash: "b8".repeat(32) } },
       }),
     },
     pki: () => pki,
@@ -115,6 +116,8 @@ describe("join tickets", () => {
     expect(t.token).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
     expect(t.caCertHashes[0]).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(t.kubeletCert).toContain("BEGIN CERTIFICATE");
+    // The owners' anchor and head, for the node's recovery approvals (docs/owner.md "Recovery").
+    expect(t.owner).toEqual({ anchor: "a7".repeat(32), head: { sequence: 4, hash: "b8".repeat(32) } });
     expect(fromUtf8((await owner(1))?.data["nodeName"] as Uint8Array)).toBe("worker-0");
     const secret = await state.get("secret", `bootstrap-token-${t.token.slice(0, 6)}`);
     expect(fromUtf8(secret?.data["token-secret"] as Uint8Array)).toBe(t.token.slice(7));

@@ -118,6 +118,8 @@ export async function issueJoinTicket(
       })),
       kubernetesVersion: config.kubernetesVersion,
       kubernetesComponents: [...config.components],
+      // The node records the owners for its recovery approvals (docs/owner.md "Recovery").
+      ...(config.owner ? { owner: { anchor: config.owner.anchor, head: { ...config.owner.head } } } : {}),
     };
     await recordNode(deps, identity, attested);
     deps.logger.log("info", "join.ticket_issued", {

@@ -9,7 +9,13 @@ export type ClusterErrorCode =
   /** Nothing to talk to: no endpoint given and none in the state file. */
   | "NO_ENDPOINT"
   /** The cluster ID needed for the expected PCR 15 is unknown. */
-  | "NO_CLUSTER_ID";
+  | "NO_CLUSTER_ID"
+  /** `--owner`: the owners did not finish enrolling and approving the initial policy (nothing was sent). */
+  | "OWNERS_NOT_ENROLLED"
+  /** After init, the owners' log or anchor could not be written to the cluster state. */
+  | "OWNERS_NOT_PUBLISHED"
+  /** Recovery of a node that recorded owners, without (or with a refused) owner approval. */
+  | "RECOVERY_NOT_APPROVED";
 
 /** A failure reaching or talking to a cluster service. */
 export class ClusterError extends AsterismError<ClusterErrorCode> {

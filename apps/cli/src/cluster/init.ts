@@ -4,6 +4,7 @@
  * (@asterism/lifecycle `initCluster`); the cluster ID it returns must be the one our master secret and
  * measurement salt derive, or the node did not use our secrets.
  */
+import type { OwnerPinWire } from "@asterism/api";
 import { createValidator } from "@asterism/attestation";
 import { constantTimeEqual, toHex } from "@asterism/bytes";
 import { deriveClusterId, deriveKey } from "@asterism/keys";
@@ -25,6 +26,8 @@ export interface InitFirstNodeOptions {
   readonly retryIntervalMs?: number;
   readonly responseTimeoutMs?: number;
   readonly now?: () => Date;
+  /** The owners enrolled before init (`--owner`): the node records their anchor and log head. */
+  readonly owner?: OwnerPinWire;
 }
 
 /** The cluster ID a master secret and measurement salt give (Constellation's derivation). */
@@ -59,6 +62,7 @@ export async function initFirstNode(o: InitFirstNodeOptions): Promise<InitCluste
     ...(o.retryIntervalMs !== undefined ? { retryIntervalMs: o.retryIntervalMs } : {}),
     ...(o.responseTimeoutMs !== undefined ? { responseTimeoutMs: o.responseTimeoutMs } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.owner ? { owner: o.owner } : {}),
   });
   const expected = await expectedClusterId(o.masterSecret, o.measurementSalt);
   if (!constantTimeEqual(expected, result.clusterId)) {

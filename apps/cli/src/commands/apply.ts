@@ -1,6 +1,10 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fromHex } from "@asterism/bytes";
 import { openClusterState, writeJoinConfig } from "@asterism/lifecycle";
+import { parseAuditEntryValue } from "@asterism/owner";
 import { runInitPhase } from "../cluster/init-phase.ts";
+import { OWNER_LOG_FILE, publishOwners } from "../cluster/owners.ts";
 import { nodePolicy } from "../cluster/policy.ts";
 import { defineCommand, ExitCode } from "../command.ts";
 import { loadConfig } from "../config/load.ts";
@@ -9,6 +13,7 @@ import { createProgress } from "../ui/progress.ts";
 import { UsageError } from "../usage-error.ts";
 import { CONFIG_OPTION, configPathFrom, WORKSPACE_OPTION, workspaceFrom } from "../workspace/options.ts";
 import { readState } from "../workspace/state.ts";
+import { parseLogFile } from "./audit/verify.ts";
 import { INIT_OPTIONS } from "./init.ts";
 import { type PolicyProposal, proposePolicyToOwners } from "./owner/propose-policy.ts";
 import { ANCHOR_OPTION, anchorOf } from "./owner/shared.ts";
@@ -111,6 +116,15 @@ export const applyCommand = defineCommand({
         await progress.step("Attestation policy for joining nodes", async () => {
           const cs = openClusterState(spec);
           try {
+            // Owners from init --owner whose log could not be written then: in first, before the policy.
+            const ownerAnchor = state?.clusterValues?.ownerAnchor;
+            const saved = join(ws.dir, OWNER_LOG_FILE);
+            if (ownerAnchor && existsSync(saved)) {
+              const entries = parseLogFile(readFileSync(saved, "utf8"), saved).map((e) =>
+                parseAuditEntryValue(e),
+              );
+              await publishOwners(cs, { anchor: ownerAnchor, entries });
+            }
             const policy = nodePolicy(config, undefined);
             await writeJoinConfig(cs, {
               policy,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { defineCommand, ExitCode } from "../command.ts";
 import { stateSource } from "../console/source.ts";
+import { WORKSPACE_OPTION } from "../workspace/options.ts";
 import {
   ANCHOR_OPTION,
   anchorOf,
@@ -19,7 +20,7 @@ export const consoleCommand = defineCommand({
   summary: "Serve the web console locally (passkey sign-in, overview, approvals, audit log)",
   description:
     "Serves the console on 127.0.0.1 only. Owners sign in with their passkey; the overview shows nodes and their last attestation verdict, the approved policy (warn-only measurements marked), pending changes with a diff and an approve button, and the verified audit log.",
-  options: [STATE_OPTION, ANCHOR_OPTION, PORT_OPTION, OPEN_OPTION],
+  options: [WORKSPACE_OPTION, STATE_OPTION, ANCHOR_OPTION, PORT_OPTION, OPEN_OPTION],
   examples: ["asterism console --state .asterism/state.db --anchor 3f2a… --open"],
   async run(ctx) {
     const state = openStateFile(ctx.io, ctx.values);

@@ -8,6 +8,9 @@
  *   owner-change that adds them. Opened through a one-time launch link (nobody else on the machine can
  *   enroll first).
  * - `approve` (`asterism owner approve`): the pending changes page, opened through a launch link.
+ * - `init` (`asterism init --owner`, `asterism mini up --owner`): enrollment of the first owners (the
+ *   genesis), then — in the same browser session — their approval of the cluster's initial attestation
+ *   policy on the pending changes page, before any service enforces a policy.
  *
  * Local-server hardening: requests must name one of our loopback hosts (DNS rebinding), state-changing
  * requests must be JSON POSTs from our own origin (CSRF), the session cookie is HttpOnly and
@@ -32,6 +35,7 @@ import {
   type Owner,
   type OwnerCredential,
   OwnerParseError,
+  type PolicyJson,
   parseClientData,
   type RelyingParty,
   registrationOptions,
@@ -82,15 +86,23 @@ export type ConsoleEvent =
 /** Dependencies of the console app. */
 export interface ConsoleDeps {
   readonly source: ConsoleSource;
-  readonly mode: "console" | "enroll" | "approve";
+  readonly mode: "console" | "enroll" | "approve" | "init";
   /** `host:port` values the browser may use; anything else is refused (DNS rebinding). */
   readonly hosts: readonly string[];
   readonly now: () => Date;
   readonly random: (n: number) => Uint8Array;
   /** One-time token of the CLI's launch link (enroll and approve modes). */
   readonly launchToken?: string;
-  /** Genesis parameters, for enrollment before the first owner exists. */
-  readonly enroll?: { readonly clusterId: string; readonly threshold: number; readonly rp: RelyingParty };
+  /**
+   * Genesis parameters, for enrollment before the first owner exists; in `init` mode also the initial
+   * attestation policy, proposed to the new owners as soon as the genesis is in.
+   */
+  readonly enroll?: {
+    readonly clusterId: string;
+    readonly threshold: number;
+    readonly rp: RelyingParty;
+    readonly initialPolicy?: PolicyJson;
+  };
   /** Validity of changes the console builds (enrollment), seconds. */
   readonly changeTtlSeconds?: number;
   readonly onEvent?: (e: ConsoleEvent) => void;
@@ -161,7 +173,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
   const drafts = new Map<string, EnrollDraft>();
   const { store } = deps.source;
   const ttl = deps.changeTtlSeconds ?? 24 * 3600;
-  const startPage = deps.mode === "enroll" ? "/enroll" : deps.mode === "approve" ? "/changes" : "/";
+  const enrolling = deps.mode === "enroll" || deps.mode === "init";
+  const startPage = enrolling ? "/enroll" : deps.mode === "approve" ? "/changes" : "/";
 
   app.onError((err, c) => {
     const status = statusOf(err);
@@ -232,7 +245,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
 
   const page = async (c: Context, tab: Tab, title: string, body: ReturnType<typeof layout>) => {
     const pending = tab === "login" ? 0 : (await store.listPending()).pending.length;
-    return c.html(layout({ title, tab, body, nav: tab !== "login" && deps.mode !== "enroll", pending }));
+    return c.html(layout({ title, tab, body, nav: tab !== "login" && !enrolling, pending }));
   };
 
   /** Pages need a session; without one, go to sign-in (console) or explain the launch link (ceremonies). */
@@ -317,7 +330,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
 
   // ---------------------------------------------------------------- pages
   app.get("/", async (c) => {
-    if (deps.mode === "enroll") return c.redirect("/enroll", 303);
+    if (enrolling) return c.redirect("/enroll", 303);
     const denied = guard(c);
     if (denied) return denied;
     const [a, nodes] = await Promise.all([deps.source.approvals(), deps.source.nodes()]);
@@ -336,7 +349,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
   });
 
   app.get("/audit", async (c) => {
-    if (deps.mode === "enroll") return c.redirect("/enroll", 303);
+    if (enrolling) return c.redirect("/enroll", 303);
     const denied = guard(c);
     if (denied) return denied;
     return page(c, "audit", "Audit log", auditPage(await deps.source.approvals()));
@@ -426,7 +439,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
   });
 
   // ---------------------------------------------------------------- enrollment
-  if (deps.mode === "enroll") {
+  if (enrolling) {
     const draftOf = (s: Session): EnrollDraft => {
       let d = drafts.get(s.token);
       if (!d) {
@@ -453,7 +466,11 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
         c,
         "enroll",
         genesis ? "Enroll the first owner" : "Add an owner",
-        enrollPage({ genesis, clusterId: a.log?.state.clusterId ?? deps.enroll?.clusterId ?? "" }),
+        enrollPage({
+          genesis,
+          clusterId: a.log?.state.clusterId ?? deps.enroll?.clusterId ?? "",
+          initialPolicy: deps.mode === "init",
+        }),
       );
     });
 
@@ -572,10 +589,22 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<{ Variables: { session
           });
         const committed = await store.commit(createAuditEntry(d.change, d.approvals), undefined, now);
         deps.onEvent?.({ kind: "committed", changeKind: "genesis", ...committed });
-        return c.json({
-          message: `Owners enrolled. Genesis hash (pin it: services and auditors verify the log from it): ${committed.hash}`,
-          committed,
+        const message = `Owners enrolled. Genesis hash (pin it: services and auditors verify the log from it): ${committed.hash}`;
+        const initialPolicy = deps.mode === "init" ? deps.enroll?.initialPolicy : undefined;
+        if (!initialPolicy) return c.json({ message, committed });
+        // Init: the new owners approve the policy the services will enforce, before any service runs.
+        const policy = createChange({
+          clusterId: d.change.clusterId,
+          head: committed,
+          kind: "attestation-policy",
+          payload: { policy: initialPolicy },
+          now,
+          ttlSeconds: ttl,
+          description: "The cluster's initial attestation policy (from the configuration, PCR 15 = 0)",
         });
+        const p = await store.propose(policy);
+        deps.onEvent?.({ kind: "proposed", changeKind: "attestation-policy", digest: p.digest });
+        return c.json({ message, committed, next: "/changes" });
       }
       const a = await deps.source.approvals();
       const result = await store.approve(toHex(changeDigest(d.change)), approval, {

@@ -285,7 +285,12 @@ describe.skipIf(!haveChromium)("owner approval in Chromium with a virtual authen
         clusterId: CLUSTER_ID,
         head: log.state.head,
         kind: "recovery",
-        payload: { node: "cp-0", reason: "all control planes down" },
+        payload: {
+          node: "cp-0",
+          disk: "0b5e9f3c-2d41-4e6a-9b7c-5a1f2e3d4c5b",
+          nonce: "9e".repeat(32),
+          reason: "all control planes down",
+        },
         now: new Date(),
       });
       const revoke = createChange({

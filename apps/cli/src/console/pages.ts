@@ -297,7 +297,7 @@ function summary(e: AuditEntry): string {
     case "node-revocation":
       return `${c.payload.nodes.join(", ")}: ${c.payload.reason}`;
     case "recovery":
-      return `${c.payload.node}: ${c.payload.reason}`;
+      return `${c.payload.node} (disk ${c.payload.disk}): ${c.payload.reason}`;
   }
 }
 
@@ -332,12 +332,17 @@ export function loginPage(enrolled: boolean): Html {
 }
 
 /** Enrollment: register passkeys for one owner, then prove possession in the change that adds them. */
-export function enrollPage(opts: { genesis: boolean; clusterId: string }): Html {
+export function enrollPage(opts: { genesis: boolean; clusterId: string; initialPolicy?: boolean }): Html {
   return html`<p>${
     opts.genesis
       ? html`Enroll the first owner of cluster <code>${opts.clusterId}</code>. Register at least one passkey; a second one on another device is a good backup.`
       : html`Add an owner. The change takes effect once the current owners approve it.`
-  }</p>
+  }</p>${
+    opts.initialPolicy
+      ? html`<p>Next, the owners approve the cluster's initial attestation policy on this same page session:
+  no node can join before they do.</p>`
+      : ""
+  }
 <form onsubmit="return false">
   <label for="owner-name">Owner name</label>
   <input type="text" id="owner-name" name="name" required maxlength="64" autocomplete="name" aria-describedby="owner-name-hint">

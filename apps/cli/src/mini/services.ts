@@ -79,13 +79,17 @@ export async function createServicePki(dir: string, now: Date): Promise<ServiceP
   return out;
 }
 
-/** Start the KMS in cluster mode on a free port. */
+/**
+ * Start the KMS in cluster mode on a free port. With `owners`, it gets the owners' anchor and the cluster
+ * state holding their log (what `kms rotate-kek` checks approvals against).
+ */
 export async function startKms(
   binary: string,
   dir: string,
   pki: ServicePki,
   masterSecretFile: string,
   timeoutMs: number,
+  owners?: { readonly anchor: string; readonly stateDb: string },
 ): Promise<StartedService> {
   const record = startDaemon({
     name: "kms",
@@ -98,6 +102,7 @@ export async function startKms(
       KMS_TLS_KEY_FILE: pki.kms.keyFile,
       KMS_CA_CERT_FILE: pki.caFile,
       KMS_MASTER_SECRET_FILE: masterSecretFile,
+      ...(owners ? { KMS_OWNER_ANCHOR: owners.anchor, KMS_OWNER_STATE_DB: owners.stateDb } : {}),
     },
     log: join(dir, "kms.log"),
   });
@@ -121,6 +126,8 @@ export interface JoinServiceSetup {
   readonly servicePki: ServicePki;
   readonly metadataUrl: string;
   readonly apiServerEndpoint: string;
+  /** The owners' anchor: the JoinService enforces only their approved policy (docs/owner.md). */
+  readonly ownerAnchor?: string;
 }
 
 /** Start the JoinService (client-attested aTLS) and return its join URL. */
@@ -148,6 +155,7 @@ export async function startJoinService(
       ASTERISM_POLICY_RELOAD_MS: "500",
       ASTERISM_ENDPOINTS_FILE: endpoints,
       ASTERISM_LOG_LEVEL: "info",
+      ...(s.ownerAnchor ? { ASTERISM_OWNER_ANCHOR: s.ownerAnchor } : {}),
     },
     log: join(dir, "join-service.log"),
   });

@@ -17,6 +17,13 @@ export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
     `${s.bold(`Local confidential cluster "${r.name}" is up`)} (${(r.durationMs / 1000).toFixed(1)} s).`,
     "",
     `  cluster ID   ${r.clusterId}`,
+    ...(r.owner
+      ? [
+          `  owners       ${r.owner.owners.join(", ")} (${r.owner.threshold} must approve each change)`,
+          `  owner anchor ${r.owner.anchor}  ${s.yellow("(pin it: audit verify, console and services check the log from it)")}`,
+          `               initial attestation policy approved in audit entry ${r.owner.policyApprovedIn}`,
+        ]
+      : []),
     "",
     "  nodes",
     ...r.nodes.map(
@@ -35,12 +42,15 @@ export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
     `    master secret      ${rel(r.files["masterSecret"] ?? "")}  ${s.yellow("(0600; the only key to the disks: keep it safe)")}`,
     `    admin kubeconfig   ${rel(r.files["adminKubeconfig"] ?? "")}`,
     `    node files, logs   ${rel(r.files["nodes"] ?? "")}/<node>/`,
+    ...(r.files["ownerLog"] ? [`    owners' audit log  ${rel(r.files["ownerLog"])}`] : []),
     "",
     r.kubernetes.performed
       ? "  Kubernetes: installed."
       : `  Kubernetes: not installed${r.kubernetes.note ? ` (${r.kubernetes.note})` : ""}. This local cluster has no kubelets.`,
     "",
-    `Next: ${s.cyan("asterism verify")}  ·  ${s.cyan("asterism mini status")}  ·  ${s.cyan("asterism mini down")}`,
+    `Next: ${s.cyan("asterism verify")}  ·  ${s.cyan("asterism mini status")}  ·  ${s.cyan("asterism mini down")}${
+      r.owner ? `  ·  ${s.cyan("asterism console")}  ·  ${s.cyan("asterism audit verify")}` : ""
+    }`,
     "",
   ];
   return lines.join("\n");

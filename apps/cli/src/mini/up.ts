@@ -9,6 +9,8 @@
  *  3. every node: swtpm, simulated firmware (boot components → PCRs + TCG event log), state-disk image,
  *     registration in metadata, bootstrapper;
  *  4. init of the first control plane over server-attested aTLS (policy: config measurements, PCR 15 = 0);
+ *     with `owner`, first the owners' ceremony (enrollment + approval of that policy) and the pin in the
+ *     init request, then their log in the cluster state before the join configuration (cluster/owners.ts);
  *  5. KMS + JoinService, join configuration in the cluster state; the other nodes join by themselves;
  *  6. a VerificationService per node; verify each against the config plus PCR 15 = cluster ID.
  * Every process is recorded in the state file as soon as it starts; on failure everything is stopped.
@@ -18,9 +20,12 @@ import { join, relative } from "node:path";
 import { toHex } from "@asterism/bytes";
 import { openClusterState, writeJoinConfig } from "@asterism/lifecycle";
 import { createMetadataClient } from "@asterism/metadata";
-import { initFirstNode } from "../cluster/init.ts";
+import { expectedClusterId, initFirstNode } from "../cluster/init.ts";
+import { type EnrolledOwners, enrollOwnersAtInit, publishOwners, writeOwnerLog } from "../cluster/owners.ts";
 import { nodePolicy } from "../cluster/policy.ts";
 import { verifyNode } from "../cluster/verify-client.ts";
+import type { CliIo } from "../command.ts";
+import type { CeremonySettings } from "../commands/owner/ceremony.ts";
 import type { Config } from "../config/schema.ts";
 import type { Progress } from "../ui/progress.ts";
 import { writeAdminKubeconfig } from "../workspace/kubeconfig.ts";
@@ -72,6 +77,16 @@ export interface MiniUpOptions {
   readonly random?: (n: number) => Uint8Array;
   /** Leave processes running when a step fails (for debugging). */
   readonly keepOnFailure?: boolean;
+  /**
+   * `--owner`: enroll the cluster's owners in the browser and have them approve the initial policy
+   * before init (cluster/owners.ts); the JoinService and KMS then run with their anchor.
+   */
+  readonly owner?: {
+    readonly threshold: number;
+    readonly settings: CeremonySettings;
+    /** Where the ceremony link is printed (always, even with --output json). */
+    readonly io: CliIo;
+  };
 }
 
 /** One node in the summary. */
@@ -93,6 +108,13 @@ export interface MiniUpResult {
   readonly kubernetes: { readonly performed: boolean; readonly note?: string };
   readonly files: Readonly<Record<string, string>>;
   readonly durationMs: number;
+  /** With `--owner`: the anchor to pin, the owners, and the audit entry that approved the policy. */
+  readonly owner?: {
+    readonly anchor: string;
+    readonly owners: readonly string[];
+    readonly threshold: number;
+    readonly policyApprovedIn: number;
+  };
 }
 
 /** Printable init secrets: bcrypt hashes the bytes, the metadata shows only the hash. */
@@ -259,8 +281,27 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
 
     // 3. Init over aTLS: the node must show the configured boot and PCR 15 = 0 before secrets leave.
     const initPolicy = nodePolicy(config, undefined);
+    // With --owner, the owners enroll and approve that policy first (nothing is sent to a node before).
+    const ownerOpts = o.owner;
+    let owners: EnrolledOwners | undefined;
+    if (ownerOpts) {
+      const clusterId = toHex(await expectedClusterId(master, measurementSalt));
+      owners = await p.step(
+        "Owners: enroll passkeys and approve the initial policy (browser)",
+        () =>
+          enrollOwnersAtInit({
+            io: ownerOpts.io,
+            settings: ownerOpts.settings,
+            clusterId,
+            policy: initPolicy,
+            threshold: ownerOpts.threshold,
+          }),
+        (r) => `${r.owners.join(", ")}; anchor ${r.anchor}`,
+      );
+    }
     const init = await p.step(`Init ${first.name} over attested TLS`, () =>
       initFirstNode({
+        ...(owners ? { owner: owners.pin } : {}),
         endpoint: initUrl,
         config,
         initSecret,
@@ -283,23 +324,37 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
         clusterEndpoint: new URL(initUrl).host,
         initSecret: undefined,
       },
-      clusterValues: { clusterID: clusterId, measurementSalt: toHex(measurementSalt) },
+      clusterValues: {
+        clusterID: clusterId,
+        measurementSalt: toHex(measurementSalt),
+        ...(owners ? { ownerAnchor: owners.anchor } : {}),
+      },
     }));
+    const ownerLog = owners ? writeOwnerLog(ws, owners.entries) : undefined;
 
     // 4. KMS, join configuration, JoinService.
     await p.step(
       "KMS and JoinService",
       async () => {
         const pki = await createServicePki(ws.miniDir, now());
-        const kms = await startKms(bins.kms, ws.miniDir, pki, ws.masterSecret, MINI_TIMEOUTS.serviceStartMs);
-        recorder.addService("kms", kms.record, kms.endpoint);
         const stateDb = join(ws.miniDir, "cluster-state.sqlite");
+        const kms = await startKms(
+          bins.kms,
+          ws.miniDir,
+          pki,
+          ws.masterSecret,
+          MINI_TIMEOUTS.serviceStartMs,
+          owners ? { anchor: owners.anchor, stateDb } : undefined,
+        );
+        recorder.addService("kms", kms.record, kms.endpoint);
         recorder.update((s) => ({
           ...s,
           infrastructure: { ...s.infrastructure, clusterState: `sqlite:${stateDb}` },
         }));
         const state = openClusterState(`sqlite:${stateDb}`);
         try {
+          // The owners' log and anchor go in first: the join configuration is only ever read under them.
+          if (owners) await publishOwners(state, owners);
           await writeJoinConfig(state, {
             policy: initPolicy,
             measurementSalt,
@@ -319,6 +374,7 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
             servicePki: pki,
             metadataUrl: metadata.endpoint,
             apiServerEndpoint: `${LOOPBACK}:6443`,
+            ...(owners ? { ownerAnchor: owners.anchor } : {}),
           },
           MINI_TIMEOUTS.serviceStartMs,
         );
@@ -388,8 +444,19 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
         masterSecret: ws.masterSecret,
         adminKubeconfig: ws.adminConf,
         nodes: join(ws.miniDir, "nodes"),
+        ...(ownerLog ? { ownerLog } : {}),
       },
       durationMs: Math.round(performance.now() - t0),
+      ...(owners
+        ? {
+            owner: {
+              anchor: owners.anchor,
+              owners: owners.owners,
+              threshold: owners.threshold,
+              policyApprovedIn: owners.pin.head.sequence,
+            },
+          }
+        : {}),
     };
   } catch (err) {
     if (!o.keepOnFailure) {

@@ -80,6 +80,11 @@ export const StateSchema = v.strictObject({
       clusterID: Hex,
       ownerID: v.optional(Hex),
       measurementSalt: Hex,
+      /**
+       * Genesis hash of the owners' audit log (`init --owner`, `mini up --owner`): the anchor `audit
+       * verify`, `console` and `owner …` pin when no `--anchor` is given.
+       */
+      ownerAnchor: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits"))),
     }),
   ),
   mini: v.optional(MiniStateSchema),

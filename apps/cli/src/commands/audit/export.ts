@@ -1,12 +1,13 @@
 import { OwnerStore, serializeAuditEntry } from "@asterism/owner";
 import { defineCommand, ExitCode } from "../../command.ts";
+import { WORKSPACE_OPTION } from "../../workspace/options.ts";
 import { openStateFile, STATE_OPTION } from "../owner/shared.ts";
 
 /** `asterism audit export`: write the audit log as JSON, for `asterism audit verify` anywhere. */
 export const exportCommand = defineCommand({
   name: "export",
   summary: "Print the audit log as JSON (the format 'asterism audit verify' reads)",
-  options: [STATE_OPTION],
+  options: [WORKSPACE_OPTION, STATE_OPTION],
   examples: ["asterism audit export --state .asterism/state.db > audit-log.json"],
   async run(ctx) {
     const state = openStateFile(ctx.io, ctx.values);

@@ -4,7 +4,8 @@ import { defineCommand } from "../../command.ts";
 import { readInputText, stringOption } from "../../input.ts";
 import { UsageError } from "../../usage-error.ts";
 import { printVerdict } from "../../verdict.ts";
-import { ANCHOR_OPTION, anchorOf, openStateFile, STATE_OPTION } from "../owner/shared.ts";
+import { WORKSPACE_OPTION } from "../../workspace/options.ts";
+import { ANCHOR_OPTION, anchorOf, openStateFile, STATE_OPTION, stateSpecOf } from "../owner/shared.ts";
 
 /** The export format (`/api/audit-log`, `asterism audit export`), or a bare array of entries. */
 const LogFileSchema = v.union([
@@ -45,6 +46,7 @@ export const verifyCommand = defineCommand({
       value: "URL",
       description: "Fetch URL/api/audit-log instead of reading a file",
     },
+    WORKSPACE_OPTION,
     STATE_OPTION,
     ANCHOR_OPTION,
     { name: "cluster-id", type: "string", value: "HEX", description: "The cluster the log must be for" },
@@ -53,14 +55,16 @@ export const verifyCommand = defineCommand({
     "asterism audit verify audit-log.json --anchor 3f2a…",
     "asterism audit verify --endpoint http://localhost:8443 --anchor 3f2a… -o json",
     "asterism audit verify --state .asterism/state.db",
+    "asterism audit verify   # the workspace's cluster state and pinned anchor (after mini up --owner)",
   ],
   async run(ctx) {
     const file = ctx.positionals[0];
     const endpoint = stringOption(ctx.values["endpoint"], "endpoint");
     const sources = [file, endpoint, ctx.values["state"]].filter((x) => x !== undefined).length;
-    if (sources !== 1)
+    // Nothing named: the workspace's cluster state (recorded by init --owner / mini up --owner).
+    if (sources > 1 || (sources === 0 && stateSpecOf(ctx.io, ctx.values) === undefined))
       throw new UsageError("BAD_OPTION", "Name exactly one audit log", {
-        expected: "FILE, --endpoint URL or --state FILE",
+        expected: "FILE, --endpoint URL or --state FILE (or a workspace with a cluster state)",
       });
     const anchor = anchorOf(ctx.io, ctx.values);
     const clusterId = stringOption(ctx.values["cluster-id"], "cluster-id");

@@ -18,6 +18,8 @@ import { miniUp } from "../../mini/up.ts";
 import { createProgress } from "../../ui/progress.ts";
 import { UsageError } from "../../usage-error.ts";
 import { CONFIG_OPTION, configPathFrom, WORKSPACE_OPTION, workspaceFrom } from "../../workspace/options.ts";
+import { CEREMONY_OPTIONS, ceremonySettings } from "../owner/ceremony.ts";
+import { intOption } from "../owner/shared.ts";
 
 /** Most nodes `mini up` starts: each is a swtpm and two or three processes on a shared machine. */
 const MAX_NODES = 8;
@@ -64,9 +66,23 @@ export const upCommand = defineCommand({
       description: "Compiled service binaries (default: beside asterism, or <repo>/dist)",
     },
     { name: "keep-on-failure", type: "boolean", description: "Leave processes running if a step fails" },
+    {
+      name: "owner",
+      type: "boolean",
+      description:
+        "Enroll the cluster's owners (passkeys, in a browser) and have them approve the initial policy before init",
+    },
+    {
+      name: "threshold",
+      type: "string",
+      value: "M",
+      description: "With --owner: owners needed per change (default 1)",
+    },
+    ...CEREMONY_OPTIONS,
   ],
   examples: [
     "asterism mini up",
+    "asterism mini up --owner --open   # passkey owners; JoinService and KMS pinned to their anchor",
     "asterism mini up --nodes 3 --workers 2",
     "asterism mini up -C /tmp/demo --output json",
   ],
@@ -109,6 +125,16 @@ export const upCommand = defineCommand({
       });
     }
     const binDir = stringOption(ctx.values["bin-dir"], "bin-dir") ?? defaultBinDir(ctx.io.env);
+    const withOwners = ctx.values["owner"] === true;
+    if (!withOwners && ctx.values["threshold"] !== undefined)
+      throw new UsageError("BAD_OPTION", "--threshold needs --owner");
+    const owner = withOwners
+      ? {
+          threshold: intOption(ctx.values["threshold"], "threshold", 1, 1, 16),
+          settings: ceremonySettings(ctx.values),
+          io: ctx.io,
+        }
+      : undefined;
     // The nodes run in their own sessions, so Ctrl-C does not reach them: stop what was started ourselves.
     const onInterrupt = () => {
       progress.info("interrupted: stopping what was started …");
@@ -126,6 +152,7 @@ export const upCommand = defineCommand({
       self: selfCommand(),
       progress,
       keepOnFailure: ctx.values["keep-on-failure"] === true,
+      ...(owner ? { owner } : {}),
     }).finally(() => process.off("SIGINT", onInterrupt));
     ctx.io.stdout(ctx.json ? `${JSON.stringify(result)}\n` : renderUpSummary(ctx.io, result));
     return ExitCode.OK;

@@ -1,5 +1,6 @@
 import { defineCommand, ExitCode } from "../../command.ts";
 import { stateSource } from "../../console/source.ts";
+import { WORKSPACE_OPTION } from "../../workspace/options.ts";
 import { CEREMONY_OPTIONS, runCeremony } from "./ceremony.ts";
 import { ANCHOR_OPTION, anchorOf, openStateFile, STATE_OPTION } from "./shared.ts";
 
@@ -9,7 +10,7 @@ export const approveCommand = defineCommand({
   summary: "Approve pending changes with your passkey (opens a local page)",
   description:
     "Opens a one-time page on 127.0.0.1 listing pending changes with a readable diff. Your passkey signs the SHA-256 of the exact canonical change. Exits after your approval is recorded.",
-  options: [STATE_OPTION, ANCHOR_OPTION, ...CEREMONY_OPTIONS],
+  options: [WORKSPACE_OPTION, STATE_OPTION, ANCHOR_OPTION, ...CEREMONY_OPTIONS],
   examples: ["asterism owner approve --state .asterism/state.db --anchor 3f2a… --open"],
   async run(ctx) {
     const state = openStateFile(ctx.io, ctx.values);

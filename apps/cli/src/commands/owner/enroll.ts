@@ -2,6 +2,7 @@ import { defineCommand, ExitCode } from "../../command.ts";
 import { stateSource } from "../../console/source.ts";
 import { stringOption } from "../../input.ts";
 import { UsageError } from "../../usage-error.ts";
+import { WORKSPACE_OPTION } from "../../workspace/options.ts";
 import { CEREMONY_OPTIONS, runCeremony } from "./ceremony.ts";
 import { ANCHOR_OPTION, anchorOf, intOption, openStateFile, STATE_OPTION } from "./shared.ts";
 
@@ -19,6 +20,7 @@ export const enrollCommand = defineCommand({
   description:
     "Opens a one-time page on 127.0.0.1 where the browser registers passkeys (WebAuthn) and signs the change that enrolls them. Nothing secret is stored: the cluster state receives public keys and signatures.",
   options: [
+    WORKSPACE_OPTION,
     STATE_OPTION,
     ANCHOR_OPTION,
     {

@@ -20,6 +20,7 @@ import { openSqliteState } from "@asterism/state";
 import { createSoftwareAuthenticator } from "@asterism/testing";
 import { memoryIo } from "../../io.ts";
 import { runCli } from "../../runner.ts";
+import { writeState } from "../../workspace/state.ts";
 import { rootCommand } from "../index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "asterism-owner-cli-"));
@@ -176,5 +177,31 @@ describe("asterism owner propose / pending", () => {
   });
   test("a missing state file → exit 2", async () => {
     expect((await run(["owner", "pending", "--state", join(dir, "nope.db")])).code).toBe(2);
+  });
+});
+
+describe("the workspace's pinned anchor and cluster state are the defaults (init --owner, mini up --owner)", () => {
+  const workspace = (anchorHex: string) => {
+    const ws = mkdtempSync(join(dir, "ws-"));
+    writeState(join(ws, "asterism-state.yaml"), {
+      version: "v1",
+      infrastructure: { uid: "00", name: "t", clusterState: `sqlite:${db}` },
+      clusterValues: { clusterID: "3c".repeat(32), measurementSalt: "00".repeat(32), ownerAnchor: anchorHex },
+    });
+    return ws;
+  };
+  test("audit verify and owner pending need no flags", async () => {
+    const ws = workspace(anchor);
+    const v = await run(["audit", "verify", "-C", ws, "--json"]);
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.out)).toMatchObject({ valid: true, genesis: anchor, anchorPinned: true });
+    expect((await run(["owner", "pending", "-C", ws, "--json"])).code).toBe(0);
+  });
+  test("a workspace pinning another anchor → exit 1 ANCHOR_MISMATCH; --anchor still overrides it", async () => {
+    const ws = workspace("ab".repeat(32));
+    const v = await run(["audit", "verify", "-C", ws, "--json"]);
+    expect(v.code).toBe(1);
+    expect(JSON.parse(v.out)).toMatchObject({ valid: false, code: "ANCHOR_MISMATCH" });
+    expect((await run(["audit", "verify", "-C", ws, "--anchor", anchor])).code).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { isAsterismError } from "@asterism/errors";
 import { type ChangeDescription, describeChange, evaluateApprovals } from "@asterism/owner";
 import { defineCommand, ExitCode } from "../../command.ts";
 import { stateSource } from "../../console/source.ts";
+import { WORKSPACE_OPTION } from "../../workspace/options.ts";
 import { ANCHOR_OPTION, anchorOf, openStateFile, STATE_OPTION } from "./shared.ts";
 
 /** Print a change description as aligned text lines. */
@@ -16,7 +17,7 @@ export function printDescription(out: (t: string) => void, d: ChangeDescription)
 export const pendingCommand = defineCommand({
   name: "pending",
   summary: "List pending changes with a readable diff and their approvals",
-  options: [STATE_OPTION, ANCHOR_OPTION],
+  options: [WORKSPACE_OPTION, STATE_OPTION, ANCHOR_OPTION],
   examples: [
     "asterism owner pending --state .asterism/state.db",
     "asterism owner pending --state .asterism/state.db -o json",

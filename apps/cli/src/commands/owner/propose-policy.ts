@@ -15,7 +15,7 @@ export type PolicyProposal =
   | { readonly kind: "not-proposable"; readonly reason: string };
 
 /** The JSON form of a parsed policy, when it has one (SNP settings are not turned back into JSON here). */
-function policyJson(p: AttestationPolicy): PolicyJson | undefined {
+export function policyJson(p: AttestationPolicy): PolicyJson | undefined {
   if (p.snp !== undefined) return undefined;
   return {
     ...(p.variants ? { variants: [...p.variants] } : {}),

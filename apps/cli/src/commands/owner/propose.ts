@@ -10,6 +10,7 @@ import { defineCommand, ExitCode } from "../../command.ts";
 import { stateSource } from "../../console/source.ts";
 import { readInputText, stringOption } from "../../input.ts";
 import { UsageError } from "../../usage-error.ts";
+import { WORKSPACE_OPTION } from "../../workspace/options.ts";
 import { printDescription } from "./pending.ts";
 import { ANCHOR_OPTION, anchorOf, intOption, openStateFile, STATE_OPTION } from "./shared.ts";
 
@@ -18,6 +19,7 @@ export const proposeCommand = defineCommand({
   name: "propose",
   summary: "Propose a change (policy, key rotation, revocation, recovery) for the owners to approve",
   options: [
+    WORKSPACE_OPTION,
     STATE_OPTION,
     ANCHOR_OPTION,
     {

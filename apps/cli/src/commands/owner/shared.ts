@@ -8,6 +8,8 @@ import { type ClusterState, openSqliteState } from "@asterism/state";
 import type { CliIo, OptionSpec } from "../../command.ts";
 import { stringOption } from "../../input.ts";
 import { UsageError } from "../../usage-error.ts";
+import { workspaceFrom } from "../../workspace/options.ts";
+import { readState, type State } from "../../workspace/state.ts";
 
 /** `--state FILE`: the cluster state (the local cluster's SQLite file). */
 export const STATE_OPTION: OptionSpec = {
@@ -15,7 +17,7 @@ export const STATE_OPTION: OptionSpec = {
   type: "string",
   value: "FILE",
   description:
-    "Cluster state: a SQLite file, sqlite:<path> or kube:<kubeconfig>[#ns] (default $ASTERISM_STATE)",
+    "Cluster state: a SQLite file, sqlite:<path> or kube:<kubeconfig>[#ns] (default $ASTERISM_STATE, else the workspace's)",
 };
 
 /** `--anchor HEX`: the genesis hash printed by `asterism owner enroll`. */
@@ -23,7 +25,7 @@ export const ANCHOR_OPTION: OptionSpec = {
   name: "anchor",
   type: "string",
   value: "HEX",
-  description: "Pinned genesis hash of the audit log (default $ASTERISM_OWNER_ANCHOR)",
+  description: "Pinned genesis hash of the audit log (default $ASTERISM_OWNER_ANCHOR, else the workspace's)",
 };
 
 export const PORT_OPTION: OptionSpec = {
@@ -47,19 +49,43 @@ export const TIMEOUT_OPTION: OptionSpec = {
 };
 
 /**
- * Open the cluster state named by --state or $ASTERISM_STATE: a SQLite file path (`create` allows a new
- * one), or the services' spec `sqlite:<path>` / `kube:<kubeconfig>[#namespace]` (a cluster's Secrets and
- * ConfigMaps through its API server).
+ * The workspace's state file (`-C DIR`, $ASTERISM_WORKSPACE or the current directory), if there is one:
+ * `init --owner` and `mini up --owner` record the owners' anchor and the cluster state there, so the
+ * owner, audit and console commands find both without flags.
+ */
+export function workspaceState(io: CliIo, values: Readonly<Record<string, unknown>>): State | undefined {
+  const ctx = {
+    io,
+    values: values as Record<string, string | boolean | undefined>,
+    positionals: [],
+    json: false,
+  };
+  return readState(workspaceFrom(ctx).state);
+}
+
+/** The cluster state spec from --state, $ASTERISM_STATE or the workspace's state file. */
+export function stateSpecOf(io: CliIo, values: Readonly<Record<string, unknown>>): string | undefined {
+  return (
+    stringOption(values["state"], "state") ??
+    io.env["ASTERISM_STATE"] ??
+    workspaceState(io, values)?.infrastructure.clusterState
+  );
+}
+
+/**
+ * Open the cluster state named by --state, $ASTERISM_STATE or the workspace: a SQLite file path
+ * (`create` allows a new one), or the services' spec `sqlite:<path>` / `kube:<kubeconfig>[#namespace]`
+ * (a cluster's Secrets and ConfigMaps through its API server).
  */
 export function openStateFile(
   io: CliIo,
   values: Readonly<Record<string, unknown>>,
   opts: { create?: boolean } = {},
 ): ClusterState & { close(): void } {
-  const spec = stringOption(values["state"], "state") ?? io.env["ASTERISM_STATE"];
+  const spec = stateSpecOf(io, values);
   if (!spec)
     throw new UsageError("MISSING_OPTION", "No cluster state", {
-      expected: "--state FILE or $ASTERISM_STATE",
+      expected: "--state FILE, $ASTERISM_STATE, or a workspace whose state file names one (-C DIR)",
     });
   const kube = spec.startsWith("kube:");
   const path = spec.startsWith("sqlite:") ? spec.slice("sqlite:".length) : spec;
@@ -75,9 +101,15 @@ export function openStateFile(
   }
 }
 
-/** The anchor from --anchor or $ASTERISM_OWNER_ANCHOR (64 lower-case hex digits), if any. */
+/**
+ * The anchor from --anchor, $ASTERISM_OWNER_ANCHOR or the workspace's state file (recorded by
+ * `init --owner` / `mini up --owner`), 64 lower-case hex digits, if any.
+ */
 export function anchorOf(io: CliIo, values: Readonly<Record<string, unknown>>): string | undefined {
-  const a = stringOption(values["anchor"], "anchor") ?? io.env["ASTERISM_OWNER_ANCHOR"];
+  const a =
+    stringOption(values["anchor"], "anchor") ??
+    io.env["ASTERISM_OWNER_ANCHOR"] ??
+    workspaceState(io, values)?.clusterValues?.ownerAnchor;
   if (a === undefined) return undefined;
   if (!/^[0-9a-fA-F]{64}$/.test(a))
     throw new UsageError("BAD_VALUE", "Invalid --anchor", {

@@ -186,6 +186,16 @@ wire("[data-action=finish]", async () => {
     done.hidden = false;
     done.textContent = String(result["message"]);
     for (const b of document.querySelectorAll<HTMLButtonElement>("form button")) b.hidden = true;
-    done.focus();
+    const next = result["next"];
+    if (typeof next === "string" && next.startsWith("/")) {
+      // Init: the same session goes on to approve the initial attestation policy.
+      const p = document.createElement("p");
+      const a = document.createElement("a");
+      a.href = next;
+      a.textContent = "Continue: approve the initial attestation policy";
+      p.append(a);
+      done.append(p);
+      a.focus();
+    } else done.focus();
   } else say(String(result["message"]), "ok");
 });
