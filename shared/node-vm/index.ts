@@ -14,6 +14,7 @@ export {
 } from "./cluster.ts";
 export { NodeVmError, type NodeVmErrorCode } from "./errors.ts";
 export { manufactureTpm, type TpmCa } from "./manufacture.ts";
+export { GUEST_PORTS, type GuestPortName } from "./ports.ts";
 export { qmpCommand } from "./qmp.ts";
 export {
   defaultAccel,
