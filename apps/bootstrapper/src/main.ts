@@ -3,10 +3,13 @@
  * Composition root of the bootstrapper, the first process of every node (docs/lifecycle.md):
  *
  *   PCR 15 ≠ 0 → already part of a cluster: exit 0.
- *   identity from metadata → PCR 16 event (once per boot) → state disk →
+ *   identity from metadata → PCR 16 event (once per boot) → state disk (mapped, then its ext4 made on
+ *   first activation and mounted at ASTERISM_STATE_MOUNT) →
  *     fresh disk:       init server (control planes, server-attested aTLS) ∥ join client, one node lock
  *     initialized disk: rejoin client ∥ recovery server (control planes)
  *   → activated (PCR 15 = cluster ID) → exit 0.
+ * With ASTERISM_CONTROL_PLANE_SERVICES=systemd, init also provisions the KMS and JoinService on the state
+ * disk and starts their units (control-plane-services.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,10 +38,13 @@ import * as v from "valibot";
 import { createApp } from "./app.ts";
 import { createManifestApplier } from "./cluster-manifests.ts";
 import { ConfigSchema, ENV_HELP } from "./config.ts";
+import { createControlPlaneServices, systemctlStart } from "./control-plane-services.ts";
 import { ensureIdentity, readLifecyclePcrs } from "./identity.ts";
 import { createNode } from "./node.ts";
 import { runFiles, type Status, writeAtomic } from "./node-files.ts";
+import { readNodeNameFile } from "./node-name.ts";
 import { createStateDisk } from "./state-disk.ts";
+import { createStateMount, systemCommands } from "./state-mount.ts";
 
 /** Where a Linux VM exposes the firmware's TCG event log. */
 const SECURITYFS_EVENT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
@@ -128,9 +134,18 @@ try {
     setStatus({ phase: "already-bootstrapped" });
     await shutdown(0);
   }
+  let nodeName = config.ASTERISM_NODE_NAME;
+  if (config.ASTERISM_NODE_NAME_FILE !== undefined) {
+    try {
+      nodeName = await readNodeNameFile(config.ASTERISM_NODE_NAME_FILE);
+    } catch (err) {
+      await fatal("NODE_NAME_UNREADABLE", err);
+      throw err;
+    }
+  }
   const metadata = createMetadataClient({
     url: config.ASTERISM_METADATA_URL,
-    ...(config.ASTERISM_NODE_NAME ? { nodeName: config.ASTERISM_NODE_NAME } : {}),
+    ...(nodeName ? { nodeName } : {}),
   });
   const self = await retryWithBackoff(() => metadata.self(), {
     baseMs: 200,
@@ -170,6 +185,15 @@ try {
     bootKeyPath: files.bootKey,
     randomKey: () => crypto.getRandomValues(new Uint8Array(32)),
     logger,
+    ...(config.ASTERISM_STATE_MOUNT === undefined
+      ? {}
+      : {
+          mount: createStateMount({
+            commands: systemCommands(),
+            mountPoint: config.ASTERISM_STATE_MOUNT,
+            logger,
+          }),
+        }),
   });
   const diskState = await disk.inspect();
   logger.log("info", "bootstrapper.disk", { uuid: diskState.uuid, state: diskState.kind });
@@ -182,6 +206,21 @@ try {
         logger,
         configDir: files.kubeadmDir,
       });
+  const pkiDir =
+    config.ASTERISM_PKI_DIR ?? (local ? join(config.ASTERISM_RUN_DIR, "pki") : "/etc/kubernetes/pki");
+  const controlPlaneServices =
+    config.ASTERISM_CONTROL_PLANE_SERVICES === "systemd" &&
+    config.ASTERISM_STATE_MOUNT !== undefined &&
+    identity.role === "control-plane"
+      ? createControlPlaneServices({
+          stateDir: config.ASTERISM_STATE_MOUNT,
+          pkiDir,
+          metadataUrl: config.ASTERISM_METADATA_URL,
+          startUnits: systemctlStart,
+          now: () => new Date(),
+          logger,
+        })
+      : undefined;
   const canInit =
     diskState.kind === "fresh" && identity.role === "control-plane" && self.initSecretHash !== "";
   const node = createNode({
@@ -196,12 +235,13 @@ try {
     metadata,
     initSecret: canInit ? createInitSecretChecker(self.initSecretHash) : undefined,
     runDir: config.ASTERISM_RUN_DIR,
-    pkiDir: config.ASTERISM_PKI_DIR ?? (local ? join(config.ASTERISM_RUN_DIR, "pki") : "/etc/kubernetes/pki"),
+    pkiDir,
     backoff: config.ASTERISM_JOIN_BACKOFF_MS,
     joinTimeoutMs: config.ASTERISM_JOIN_TIMEOUT_MS,
     logger,
     now: () => new Date(),
     onStatus: setStatus,
+    ...(controlPlaneServices ? { controlPlaneServices } : {}),
   });
   const appDeps = { node, logger, metrics, status: () => current };
   const serve = async (name: "init" | "recovery", listen: { host: string; port: number }) => {
