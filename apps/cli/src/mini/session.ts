@@ -264,7 +264,7 @@ export interface VerifyWait {
  * PCRs do not change while it runs) and names the failing PCRs.
  */
 export async function verifyStep(
-  o: MiniCommonOptions,
+  o: Pick<MiniCommonOptions, "progress" | "now">,
   nodes: readonly { readonly name: string; readonly url: string }[],
   policy: AttestationPolicy,
   w: VerifyWait,

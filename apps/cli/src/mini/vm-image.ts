@@ -43,11 +43,12 @@ export async function ensureImage(
   image: string,
   binDir: string,
   onBuild: (step: string) => void,
-  run: BuildRunner = runBuild,
+  deps: { readonly run?: BuildRunner; readonly root?: string } = {},
 ): Promise<string> {
   const path = resolve(image);
   if (existsSync(path)) return path;
-  const root = repoRoot();
+  const root = "root" in deps ? deps.root : repoRoot();
+  const run = deps.run ?? runBuild;
   const buildable =
     root !== undefined && resolve(binDir) === join(root, "dist") && path === defaultImagePath(binDir);
   if (!buildable || root === undefined)

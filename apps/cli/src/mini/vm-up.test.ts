@@ -30,7 +30,7 @@ import { readState } from "../workspace/state.ts";
 import { stopMini } from "./down.ts";
 import { MiniError } from "./errors.ts";
 import { type DaemonRecord, isRunning, startDaemon, stopDaemon } from "./processes.ts";
-import { checkConfigMatchesImage } from "./vm-image.ts";
+import { checkConfigMatchesImage, defaultImagePath, ensureImage } from "./vm-image.ts";
 import { type MiniUpVmOptions, miniUpVm, VM_TIMEOUTS } from "./vm-up.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "asterism-vm-up-"));
@@ -348,5 +348,56 @@ describe("miniUpVm orchestration (no VM)", () => {
 
   test("the timeouts are bounded", () => {
     expect(Object.values(VM_TIMEOUTS).every((ms) => ms > 0 && ms <= 10 * 60_000)).toBe(true);
+  });
+});
+
+describe("ensureImage", () => {
+  test("an existing image is used as it is; nothing is built", async () => {
+    const img = join(dir, "given.raw");
+    await Bun.write(img, "x");
+    const built: string[] = [];
+    expect(await ensureImage(img, join(dir, "bin"), (s) => built.push(s))).toBe(img);
+    expect(built).toEqual([]);
+  });
+  test("a missing image that is not the checkout's default: IMAGE_MISSING naming the build", async () => {
+    const err = await ensureImage(join(dir, "absent.raw"), join(dir, "bin"), () => undefined).catch(
+      (e: unknown) => e,
+    );
+    expect((err as MiniError).code).toBe("IMAGE_MISSING");
+    expect((err as MiniError).message).toContain("image/build.ts");
+  });
+  test("the checkout's default image, missing: built with scripts/build.ts then image/build.ts", async () => {
+    const root = join(dir, "checkout");
+    const binDir = join(root, "dist");
+    const runs: string[] = [];
+    const run = (fail: string) => async (argv: readonly string[], cwd: string) => {
+      runs.push(`${cwd}: ${argv.join(" ")}`);
+      return { code: argv[1] === fail ? 1 : 0, tail: "mmdebstrap failed (test)" };
+    };
+    // Another path than the default one is never built.
+    const other = await ensureImage(join(dir, "elsewhere.raw"), binDir, () => undefined, {
+      root,
+      run: run(""),
+    }).catch((e: unknown) => e);
+    expect((other as MiniError).code).toBe("IMAGE_MISSING");
+    expect(runs).toEqual([]);
+    const said: string[] = [];
+    const err = await ensureImage(defaultImagePath(binDir), binDir, (s) => said.push(s), {
+      root,
+      run: run("image/build.ts"),
+    }).catch((e: unknown) => e);
+    expect((err as MiniError).code).toBe("IMAGE_MISSING");
+    expect((err as MiniError).message).toContain("mmdebstrap failed (test)");
+    expect(runs).toEqual([
+      `${root}: bun scripts/build.ts bootstrapper join-service kms verification-service`,
+      `${root}: bun image/build.ts`,
+    ]);
+    expect(said).toHaveLength(2);
+    // Both steps succeeding without an image is still IMAGE_MISSING (never a boot of nothing).
+    const none = await ensureImage(defaultImagePath(binDir), binDir, () => undefined, {
+      root,
+      run: run(""),
+    }).catch((e: unknown) => e);
+    expect((none as MiniError).message).toContain("wrote no image");
   });
 });
