@@ -44,7 +44,8 @@ export async function rebootNode(
     });
   }
   const swtpm = rec.processes.find((p) => p.name === "swtpm");
-  if (!swtpm || !isRunning(swtpm)) throw new MiniError("NOT_RUNNING", `The TPM of ${name} is not running`);
+  if (!swtpm || !isRunning(swtpm) || rec.tpmPort === undefined)
+    throw new MiniError("NOT_RUNNING", `The TPM of ${name} is not running`);
   const config = loadConfig(configPath);
   const qemu = config.provider.qemu;
   if (!qemu || !mini.metadataUrl)

@@ -2,7 +2,7 @@ import { relative } from "node:path";
 import { PCR_MEANINGS } from "../boot/events.ts";
 import type { CliIo } from "../command.ts";
 import { createStyle } from "../ui/style.ts";
-import type { MiniUpResult } from "./up.ts";
+import type { MiniUpResult } from "./session.ts";
 
 /** The readable summary `mini up` ends with. */
 export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
