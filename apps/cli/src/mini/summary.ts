@@ -1,9 +1,8 @@
 import { relative } from "node:path";
-import { PCR_MEANINGS } from "../boot/events.ts";
+import { IMAGE_PCR_MEANINGS, PCR_MEANINGS } from "../boot/events.ts";
 import type { CliIo } from "../command.ts";
 import { createStyle } from "../ui/style.ts";
 import type { MiniUpResult } from "./session.ts";
-import { IMAGE_PCR_MEANINGS } from "./vm-image.ts";
 
 /** The readable summary `mini up` ends with. */
 export function renderUpSummary(io: CliIo, r: MiniUpResult): string {

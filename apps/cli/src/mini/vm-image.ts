@@ -114,15 +114,3 @@ export function checkConfigMatchesImage(config: Config, image: Measurements, ima
       actual: differ.join("; "),
     });
 }
-
-/** What each predicted PCR of a node image measures (image/README.md "What measures what"). */
-export const IMAGE_PCR_MEANINGS: Readonly<Record<number, string>> = {
-  4: "UKI and kernel (Authenticode, OVMF)",
-  5: "GPT of the boot disk, ExitBootServices",
-  8: "unused (no GRUB)",
-  9: "kernel command line and initrd (Linux EFI stub)",
-  11: "UKI sections (systemd-stub)",
-  12: "credentials (none)",
-  13: "system extensions (none)",
-  15: "cluster ID",
-};

@@ -18,6 +18,7 @@ import {
   planLocalCluster,
 } from "@asterism/node-vm";
 import { repoRoot } from "@asterism/testing";
+import { IMAGE_PCR_MEANINGS } from "../boot/events.ts";
 import { ClusterError } from "../cluster/errors.ts";
 import type { InitFirstNodeOptions } from "../cluster/init.ts";
 import type { NodeVerdict, VerifyNodeOptions } from "../cluster/verify-client.ts";
@@ -175,6 +176,18 @@ describe("checkConfigMatchesImage", () => {
       expect((caught as MiniError).message).toContain(`PCR ${change[0]?.[0]}:`);
     });
   }
+  test("a configuration written for the image (as `mini up --vm` writes one) matches it", () => {
+    const text = generateConfig({
+      provider: "qemu",
+      variant: "qemu-vtpm",
+      name: "x",
+      measurements: new Map([...IMAGE].filter(([i]) => i !== 15)),
+      measurementsFrom: { note: "From the node image.", meanings: IMAGE_PCR_MEANINGS },
+    });
+    expect(text).toContain("UKI sections (systemd-stub)");
+    expect(text).toContain("From the node image.");
+    checkConfigMatchesImage(parseConfig(text), IMAGE, "img");
+  });
   test("PCR 15 is not compared (the cluster ID's, set by the policy)", () => {
     const changed = new Map(IMAGE);
     changed.delete(15);

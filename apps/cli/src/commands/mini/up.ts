@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import type { Measurements } from "@asterism/measurements";
+import { CLUSTER_ID_INDEX, type Measurements } from "@asterism/measurements";
 import { OVMF_CODE, OVMF_VARS_TEMPLATE } from "@asterism/node-vm";
 import {
   DEFAULT_BOOT_COMPONENTS,
   readBootComponents,
   writeDefaultBootComponents,
 } from "../../boot/components.ts";
+import { IMAGE_PCR_MEANINGS } from "../../boot/events.ts";
 import { precomputeBootMeasurements } from "../../boot/precompute.ts";
 import { defineCommand, ExitCode } from "../../command.ts";
 import { generateConfig } from "../../config/generate.ts";
@@ -69,7 +70,9 @@ function ensureConfig(
 ): void {
   if (existsSync(configPath)) return;
   mkdirSync(dirname(configPath), { recursive: true });
-  let measurements = o.vmMeasurements;
+  // PCR 15 is the cluster ID's (the policy sets it); a configuration does not list it.
+  let measurements: Measurements | undefined =
+    o.vmMeasurements && new Map([...o.vmMeasurements].filter(([i]) => i !== CLUSTER_ID_INDEX[32]));
   if (!measurements) {
     writeDefaultBootComponents(dirname(configPath), DEFAULT_BOOT_COMPONENTS, "qemu-vtpm");
     measurements = precomputeBootMeasurements(
@@ -83,6 +86,14 @@ function ensureConfig(
       variant: "qemu-vtpm",
       name: "mini",
       measurements,
+      ...(o.vmMeasurements
+        ? {
+            measurementsFrom: {
+              note: "Precomputed from the node image (`asterism measurements precompute --image`); `mini up --vm`\nrefuses to boot an image whose measurements differ.",
+              meanings: IMAGE_PCR_MEANINGS,
+            },
+          }
+        : {}),
       controlPlanes: o.cps ?? 1,
       workers: o.workers ?? 1,
     }),
