@@ -71,7 +71,8 @@ const BUILD_MS = 20 * 60_000;
 const UP_MS = 15 * 60_000;
 const REBOOT_MS = 12 * 60_000;
 const REFUSAL_MS = 10 * 60_000;
-const CLUSTER = "vmt";
+/** The cluster name of the configuration `mini up` writes in a new workspace. */
+const CLUSTER = "mini";
 const WORKER = `${CLUSTER}-worker-0`;
 const CP0 = `${CLUSTER}-control-plane-0`;
 
@@ -278,7 +279,8 @@ describe.if(canRun)("VM local cluster (mini up --vm)", () => {
     REBOOT_MS + 180_000,
   );
 
-  let tamperedStart: Promise<void> | undefined;
+  /** Resolves to the start's error, if any (checked by the refusal test, never left unhandled). */
+  let tamperedStart: Promise<unknown> | undefined;
   /**
    * Boot `<cluster>-worker-1` from a copy of the image with one command-line byte changed, wired like
    * `mini up --vm` wires a worker (node name in fw_cfg, 10.0.2.17, control-plane-0 at 10.0.2.100,
@@ -319,13 +321,15 @@ describe.if(canRun)("VM local cluster (mini up --vm)", () => {
           },
         ],
       });
-    })();
+      return undefined;
+    })().catch((err: unknown) => err);
   }
 
   test(
     "a worker booted with one changed command-line byte is refused; the JoinService names PCRs 4, 9, 11",
     async () => {
-      await tamperedStart;
+      const startError = await tamperedStart;
+      if (startError) throw startError;
       const cp0Serial = (await status()).nodes.find((n) => n.name === CP0)?.serialLog ?? "";
       const refusal = await timed("tampered worker: boot until the JoinService refuses it", async () => {
         const end = Date.now() + REFUSAL_MS - 30_000;
