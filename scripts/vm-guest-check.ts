@@ -2,7 +2,7 @@
 /**
  * Guest-side integration check of the node image (issue 11), by hand, before `mini up --vm` drives it:
  *
- *   bun scripts/vm-guest-check.ts [--image F] [--dir D] [--worker] [--keep]
+ *   bun scripts/vm-guest-check.ts [--image F] [--dir D] [--worker [--reboot] [--tampered]] [--keep]
  *
  * 1. metadata endpoint on 127.0.0.1 (in this process), reachable in the guests at 10.0.2.101:80;
  * 2. control-plane-0 VM (fw_cfg node name, 10.0.2.15): its bootstrapper reaches "waiting" with its
@@ -13,11 +13,15 @@
  *    also sent as `joinPolicy`; the KMS and JoinService must start in the guest (serial.log);
  * 5. with --worker: a worker VM (10.0.2.16) joins through control-plane-0's JoinService at
  *    10.0.2.100:9090;
- * 6. every node's VerificationService (forwarded 8080) verifies with PCR 15 = the cluster ID.
+ * 6. every node's VerificationService (forwarded 8080) verifies with PCR 15 = the cluster ID;
+ * 7. with --reboot: the worker is reset (QMP system_reset, the vTPM resets with it), rejoins, unlocks and
+ *    mounts its state disk, and verifies again;
+ * 8. with --tampered: a second worker boots from a copy of the image with one command-line byte changed
+ *    and control-plane-0's JoinService refuses it, naming the PCRs (its serial.log).
  *
  * Prints what it sees; exits non-zero on the first failure. VMs are stopped at the end unless --keep.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, copyFileSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect } from "node:tls";
 import { parseArgs } from "node:util";
@@ -32,6 +36,7 @@ import {
   METADATA_GUEST_PORT,
   type NodeVm,
   nodeGuestIp,
+  resetNodeVm,
   startNodeVm,
   stopNodeVm,
   waitForBootReport,
@@ -49,6 +54,8 @@ const { values } = parseArgs({
     dir: { type: "string", default: join(repo, "dist", "vm-check") },
     worker: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    reboot: { type: "boolean", default: false },
+    tampered: { type: "boolean", default: false },
   },
 });
 const image = resolve(values.image ?? "");
@@ -59,10 +66,10 @@ const say = (msg: string) =>
   process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 
 /** JSON log lines an Asterism service printed on the VM's console. */
-function serviceLines(serialLog: string, service?: string): Record<string, unknown>[] {
+function serviceLines(serialLog: string, service?: string, since = 0): Record<string, unknown>[] {
   let text = "";
   try {
-    text = readFileSync(serialLog, "utf8");
+    text = readFileSync(serialLog).subarray(since).toString("utf8");
   } catch {
     return [];
   }
@@ -85,12 +92,13 @@ async function waitForLine(
   what: string,
   pred: (l: Record<string, unknown>) => boolean,
   timeoutMs: number,
+  since = 0,
 ): Promise<Record<string, unknown>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const hit = serviceLines(vm.serialLog).find(pred);
+    const hit = serviceLines(vm.serialLog, undefined, since).find(pred);
     if (hit) return hit;
-    const fatal = serviceLines(vm.serialLog).find((l) => l["msg"] === "bootstrapper.fatal");
+    const fatal = serviceLines(vm.serialLog, undefined, since).find((l) => l["msg"] === "bootstrapper.fatal");
     if (fatal) throw new Error(`${vm.name}: ${JSON.stringify(fatal)}`);
     if (Date.now() > end) throw new Error(`${vm.name}: timed out waiting for ${what}`);
     await Bun.sleep(1000);
@@ -120,6 +128,21 @@ async function measureCertificate(port: number): Promise<{ der: number } | { err
     });
     socket.once("error", (e: Error & { code?: string }) => ok({ error: `${e.code ?? ""} ${e.message}` }));
   });
+}
+
+/** A copy of the image with `panic=30` → `panic=31` in the UKI's command line (PCRs 4, 9, 11 change). */
+function tamperedCopy(src: string, dst: string): void {
+  copyFileSync(src, dst);
+  const bytes = readFileSync(dst);
+  const needle = Buffer.from("console=ttyS0 panic=30 ");
+  const at = bytes.indexOf(needle);
+  if (at < 0 || bytes.indexOf(needle, at + 1) >= 0) throw new Error("command line not found exactly once");
+  const fd = openSync(dst, "r+");
+  try {
+    writeSync(fd, Buffer.from("1"), 0, 1, at + needle.length - 2);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const vms: NodeVm[] = [];
@@ -280,19 +303,13 @@ try {
   }
 
   const verifyPolicy = nodePolicy(config, clusterId);
-  for (const [name, vm] of nodes) {
-    await waitForLine(
-      vm,
-      "VerificationService",
-      (l) => l["msg"] === "verification-service.listening" || l["service"] === "verification-service",
-      3 * 60_000,
-    ).catch(() => undefined);
+  const verify = async (name: string, vm: NodeVm) => {
     const url = `http://127.0.0.1:${vm.ports.get(GUEST_PORTS.verify)}`;
     let verdict = await verifyNode({ url, policy: verifyPolicy }).catch((e: unknown) => ({
       valid: false,
       message: String(e),
     }));
-    for (let i = 0; !verdict.valid && i < 30; i++) {
+    for (let i = 0; !verdict.valid && i < 60; i++) {
       await Bun.sleep(2000);
       verdict = await verifyNode({ url, policy: verifyPolicy }).catch((e: unknown) => ({
         valid: false,
@@ -301,6 +318,64 @@ try {
     }
     say(`verify ${name}: ${verdict.valid ? "valid, PCR 15 = cluster ID" : JSON.stringify(verdict)}`);
     if (!verdict.valid) throw new Error(`${name} does not verify`);
+  };
+  for (const [name, vm] of nodes) await verify(name, vm);
+
+  const worker = nodes[1]?.[1];
+  if (values.reboot && worker !== undefined) {
+    const since = statSync(worker.serialLog).size;
+    await resetNodeVm(worker.dir);
+    say("worker-0 reset (QMP system_reset; the vTPM resets with the machine)");
+    const done = await waitForLine(
+      worker,
+      "rejoin",
+      (l) => l["msg"] === "bootstrapper.done",
+      10 * 60_000,
+      since,
+    );
+    say(`worker-0 after reboot: ${JSON.stringify(done)}`);
+    for (const l of serviceLines(worker.serialLog, "bootstrapper", since).filter((x) =>
+      ["bootstrapper.disk", "disk.unlocked", "disk.mapped", "state.formatted", "state.mounted"].includes(
+        String(x["msg"]),
+      ),
+    ))
+      say(`  guest: ${JSON.stringify(l)}`);
+    await verify("worker-0 (rebooted)", worker);
+  }
+
+  if (values.tampered && worker !== undefined) {
+    const tampered = join(dir, "tampered.raw");
+    tamperedCopy(image, tampered);
+    const name = `${CLUSTER}-worker-1`;
+    await mdClient.putInstance(token, name, { role: "worker", ips: [nodeGuestIp(2)] });
+    const since = statSync(cp.serialLog).size;
+    const bad = await startNodeVm({
+      name: "worker-1",
+      image: tampered,
+      dir: join(dir, "worker-1"),
+      nodeName: name,
+      guestIp: nodeGuestIp(2),
+      guestForwards: [
+        metadataForward,
+        ...Object.values(GUEST_PORTS).map((guestPort) => ({
+          guestAddress: GUEST_ADDRESSES.controlPlane,
+          guestPort,
+          hostPort: port(guestPort),
+        })),
+      ],
+    });
+    vms.push(bad);
+    say("worker-1 started from the tampered image (panic=31)");
+    const refused = await waitForLine(
+      cp,
+      "refusal",
+      (l) => l["msg"] === "join.atls_rejected" && l["mismatchedPcrs"] !== undefined,
+      10 * 60_000,
+      since,
+    );
+    say(`control-plane-0 JoinService: ${JSON.stringify(refused)}`);
+    const retry = serviceLines(bad.serialLog, "bootstrapper").find((l) => l["msg"] === "join.retry");
+    if (retry) say(`worker-1: ${JSON.stringify(retry)}`);
   }
   say("all checks passed");
 } catch (err) {
