@@ -1,5 +1,6 @@
 import { fromHex, toHex } from "@asterism/bytes";
 import { CLUSTER_ID_BYTES } from "@asterism/measurements";
+import { IMAGE_PCR_MEANINGS } from "../boot/events.ts";
 import { ClusterError } from "../cluster/errors.ts";
 import { nodePolicy } from "../cluster/policy.ts";
 import { type NodeTarget, toUrl, verifyTargets } from "../cluster/targets.ts";
@@ -91,10 +92,17 @@ export const verifyClusterCommand = defineCommand({
     }
     const clusterId = clusterIdFrom(ctx.values["cluster-id"], state?.clusterValues?.clusterID);
     const policy = nodePolicy(config, clusterId);
+    // A VM local cluster boots the node image: its PCRs mean what the image's boot measures.
+    const meanings = state?.mini?.image ? IMAGE_PCR_MEANINGS : undefined;
     const results: Result[] = await Promise.all(
       targets.map(async (t): Promise<Result> => {
         try {
-          const r = await verifyNode({ url: t.url, policy, build: `asterism ${VERSION}` });
+          const r = await verifyNode({
+            url: t.url,
+            policy,
+            build: `asterism ${VERSION}`,
+            ...(meanings ? { meanings } : {}),
+          });
           return t.name ? { ...r, name: t.name } : r;
         } catch (err) {
           if (!(err instanceof ClusterError)) throw err;
@@ -136,7 +144,7 @@ export const verifyClusterCommand = defineCommand({
         if (r.mismatches.length) {
           for (const m of r.mismatches)
             ctx.io.stdout(
-              `         ${pcrName(m.index)}: expected ${m.expected}, got ${m.actual ?? "nothing"}\n`,
+              `         ${pcrName(m.index, meanings)}: expected ${m.expected}, got ${m.actual ?? "nothing"}\n`,
             );
         } else ctx.io.stdout(`         ${r.message}\n`);
       }

@@ -196,8 +196,13 @@ export interface InitStepOptions {
   /** `https://host:port` of the first control plane's init endpoint, as this host reaches it. */
   readonly endpoint: string;
   readonly nodeName: string;
-  /** The policy joining nodes must meet, sent with the init request (VM clusters provision their JoinService). */
-  readonly joinPolicy?: AttestationPolicy;
+  /**
+   * The policy the node must meet with PCR 15 = 0, also sent as the init request's `joinPolicy` (a VM
+   * node provisions its JoinService with it). Default: the configured measurements.
+   */
+  readonly policy?: AttestationPolicy;
+  /** `host:port` of the API server as the nodes reach it (VM clusters: control-plane-0 at 10.0.2.100). */
+  readonly controlPlaneEndpoint?: string;
   readonly waitForEndpointMs: number;
   readonly responseTimeoutMs: number;
   /** Injected in tests; default {@link initFirstNode}. */
@@ -225,7 +230,8 @@ export async function initStep(
       retryIntervalMs: 250,
       responseTimeoutMs: i.responseTimeoutMs,
       now: s.now,
-      ...(i.joinPolicy ? { joinPolicy: i.joinPolicy } : {}),
+      ...(i.policy ? { policy: i.policy } : {}),
+      ...(i.controlPlaneEndpoint ? { controlPlaneEndpoint: i.controlPlaneEndpoint } : {}),
     }),
   );
   writeAdminKubeconfig(o.ws.adminConf, init.kubeconfig, true);
@@ -258,7 +264,7 @@ export interface VerifyWait {
  * PCRs do not change while it runs) and names the failing PCRs.
  */
 export async function verifyStep(
-  o: MiniCommonOptions,
+  o: Pick<MiniCommonOptions, "progress" | "now">,
   nodes: readonly { readonly name: string; readonly url: string }[],
   policy: AttestationPolicy,
   w: VerifyWait,
