@@ -187,6 +187,11 @@ const MASKED_UNITS = [
   "systemd-pcrphase.service",
   "systemd-pcrphase-sysinit.service",
   "systemd-pcrphase-initrd.service",
+  // Package maintenance timers: nothing to update on a read-only root, and no network to do it with.
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "dpkg-db-backup.timer",
+  "e2scrub_all.timer",
 ];
 
 /**

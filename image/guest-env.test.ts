@@ -84,6 +84,8 @@ describe("units", () => {
     expect(u).toMatch(/^Type=oneshot$/m);
     expect(u).toMatch(/^RemainAfterExit=yes$/m);
     expect(u).toMatch(/^EnvironmentFile=\/etc\/asterism\/bootstrapper\.env$/m);
+    // Exit 3: activation failed in this boot, only a reboot helps (apps/bootstrapper main.ts).
+    expect(u).toMatch(/^RestartPreventExitStatus=3$/m);
   });
 
   test("control-plane units: conditioned on and configured by the files the bootstrapper provisions", () => {

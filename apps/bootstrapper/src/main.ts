@@ -46,6 +46,9 @@ import { readNodeNameFile } from "./node-name.ts";
 import { createStateDisk } from "./state-disk.ts";
 import { createStateMount, systemCommands } from "./state-mount.ts";
 
+/** Exit code when PCR 15 is set but this boot's activation failed (the unit's RestartPreventExitStatus). */
+const EXIT_ACTIVATION_INCOMPLETE = 3;
+
 /** Where a Linux VM exposes the firmware's TCG event log. */
 const SECURITYFS_EVENT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
 
@@ -129,6 +132,17 @@ const fatal = async (code: string, err: unknown): Promise<never> => {
 try {
   const { pcr15, pcr16 } = await readLifecyclePcrs(tpm);
   if (!isAllZero(pcr15)) {
+    if (!existsSync(files.nodeState)) {
+      // PCR 15 was extended in this boot but the activation never completed (node-state.json is written
+      // last, in the run directory that lives as long as the boot): a restarted bootstrapper must not
+      // report success for a node whose init or join failed. Exit code 3 stops systemd's restarts.
+      logger.log("error", "bootstrapper.activation_incomplete", {
+        pcr15: toHex(pcr15),
+        action: "reboot the node",
+      });
+      setStatus({ phase: "failed", error: "ACTIVATION_INCOMPLETE" });
+      await shutdown(EXIT_ACTIVATION_INCOMPLETE);
+    }
     // Already part of a cluster (PCR 15 holds the cluster ID until reboot): nothing to do.
     logger.log("info", "bootstrapper.already_bootstrapped", { pcr15: toHex(pcr15) });
     setStatus({ phase: "already-bootstrapped" });
