@@ -16,17 +16,7 @@
  * and boots three VMs under TCG (this host's KVM cannot run OVMF). Prints each phase's duration.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromHex } from "@asterism/bytes";
@@ -43,30 +33,9 @@ import {
 } from "@asterism/node-vm";
 import { repoRoot } from "@asterism/testing";
 import { parse as parseYaml } from "yaml";
+import { buildNodeImage, canRunVmTests, NODE_IMAGE, tamperCmdline } from "../support/vm.ts";
 
 const root = repoRoot;
-const TOOLS = [
-  "mmdebstrap",
-  "mksquashfs",
-  "veritysetup",
-  "mkfs.vfat",
-  "mcopy",
-  "sfdisk",
-  "objcopy",
-  "qemu-system-x86_64",
-  "swtpm",
-  "socat",
-];
-const canRun =
-  process.env["ASTERISM_VM_TESTS"] === "1" &&
-  existsSync("/dev/kvm") &&
-  process.getuid?.() === 0 &&
-  existsSync("/usr/lib/systemd/boot/efi/linuxx64.efi.stub") &&
-  existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd") &&
-  TOOLS.every((t) => Bun.which(t) !== null);
-
-/** The binaries the image carries. */
-const SERVICES = ["bootstrapper", "join-service", "kms", "verification-service"];
 const BUILD_MS = 20 * 60_000;
 const UP_MS = 15 * 60_000;
 const REBOOT_MS = 12 * 60_000;
@@ -76,7 +45,7 @@ const CLUSTER = "mini";
 const WORKER = `${CLUSTER}-worker-0`;
 const CP0 = `${CLUSTER}-control-plane-0`;
 
-const image = join(root, "dist", "image", "asterism-node.raw");
+const image = NODE_IMAGE;
 const cli = join(root, "apps", "cli", "src", "main.ts");
 let work = "";
 let ws = "";
@@ -120,27 +89,6 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function sh(argv: string[]): void {
-  const p = Bun.spawnSync(argv, { cwd: root, stdout: "inherit", stderr: "inherit" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (exit ${p.exitCode})`);
-}
-
-/** Change `panic=30` to `panic=31` in the UKI on the ESP: one byte of the `.cmdline` section. */
-function tamperCmdline(src: string, dst: string): void {
-  copyFileSync(src, dst);
-  const bytes = readFileSync(dst);
-  const needle = Buffer.from("console=ttyS0 panic=30 ");
-  const at = bytes.indexOf(needle);
-  expect(at).toBeGreaterThan(0);
-  expect(bytes.indexOf(needle, at + 1)).toBe(-1);
-  const fd = openSync(dst, "r+");
-  try {
-    writeSync(fd, Buffer.from("1"), 0, 1, at + needle.length - 2);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The JSON log lines (`{"time":…,"msg":…}`) a guest printed on its serial console, from byte `from` on. */
 function consoleLines(serialLog: string, from = 0): Record<string, unknown>[] {
   if (!existsSync(serialLog)) return [];
@@ -175,18 +123,11 @@ async function status(): Promise<{ nodes: (StateNode & { serialLog?: string; pha
   return JSON.parse(r.out) as { nodes: (StateNode & { serialLog?: string; phase?: string })[] };
 }
 
-describe.if(canRun)("VM local cluster (mini up --vm)", () => {
+describe.if(canRunVmTests)("VM local cluster (mini up --vm)", () => {
   let up: { clusterId: string; nodes: { name: string; verified: boolean }[] } | undefined;
 
   beforeAll(async () => {
-    await timed("image build (cached by inputs)", async () => {
-      // Like measured-boot.test.ts: binaries are built when missing (a fresh checkout, CI); after changing
-      // a service, `bun scripts/build.ts` first. Rebuilding them here every run would change the image's
-      // input hash (compiled binaries are not byte-identical across builds) and cost a full image build.
-      const missing = SERVICES.filter((b) => !existsSync(join(root, "dist", b)));
-      if (missing.length) sh(["bun", "scripts/build.ts", ...missing]);
-      sh(["bun", "image/build.ts"]);
-    });
+    await timed("image build (cached by inputs)", async () => buildNodeImage());
     work = mkdtempSync(join(tmpdir(), "asterism-vm-cluster-"));
     ws = join(work, "ws");
     const r = await timed("mini up --vm (1 control plane + 1 worker)", () =>
