@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { InitRequest, JoinTicket } from "@asterism/api";
-import type { Issuer } from "@asterism/attestation";
+import type { AttestationPolicy, Issuer } from "@asterism/attestation";
 import { fromUtf8, isAllZero, toHex, wipe } from "@asterism/bytes";
 import { describeError } from "@asterism/errors";
 import { deriveClusterId, deriveKey } from "@asterism/keys";
@@ -29,6 +29,7 @@ import {
 import type { MetadataClient } from "@asterism/metadata";
 import type { Logger } from "@asterism/service";
 import { pcrEvent, type Tpm } from "@asterism/tpm";
+import { type ControlPlaneServices, checkJoinPolicy } from "./control-plane-services.ts";
 import { BootstrapperError } from "./errors.ts";
 import { createAdminKubeconfig } from "./kubeconfig.ts";
 import { type Phase, runFiles, type Status, writeAtomic } from "./node-files.ts";
@@ -61,6 +62,11 @@ export interface NodeDeps {
   readonly now: () => Date;
   /** Told about every phase change (status file, /v1/status, metrics). */
   readonly onStatus: (s: Status) => void;
+  /**
+   * Control planes that run the KMS and JoinService themselves (`ASTERISM_CONTROL_PLANE_SERVICES=systemd`):
+   * provisioned at init from the request (which must then carry `joinPolicy`). Undefined: nothing.
+   */
+  readonly controlPlaneServices?: ControlPlaneServices;
 }
 
 /** How the node was activated. */
@@ -192,6 +198,8 @@ export function createNode(deps: NodeDeps) {
       apiServerCertSans: req.apiServerCertSans,
       initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
     });
+    const joinPolicy: AttestationPolicy | undefined =
+      deps.controlPlaneServices === undefined ? undefined : checkJoinPolicy(req.joinPolicy);
     const master = req.masterSecret;
     let clusterId: Uint8Array;
     const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
@@ -245,6 +253,15 @@ export function createNode(deps: NodeDeps) {
         log.log("warn", "node.manifests_skipped", { reason: skipped });
         note = note ? `${note}; ${skipped}` : skipped;
       }
+      if (deps.controlPlaneServices !== undefined && joinPolicy !== undefined)
+        await deps.controlPlaneServices.provision({
+          masterSecret: master,
+          measurementSalt: req.measurementSalt,
+          joinPolicy,
+          kubernetesVersion: req.kubernetesVersion,
+          components: req.kubernetesComponents,
+          apiServerEndpoint: controlPlaneEndpoint,
+        });
       await writeNodeState(clusterId, req.measurementSalt);
       status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
       resolveActivated({ by: "init", clusterId });
