@@ -12,8 +12,8 @@
  *    control-plane-0's JoinService, which names PCRs 4, 9 and 11 in its log (control-plane-0's serial
  *    console).
  *
- * Heavy and opt-in like tests/vm/measured-boot.test.ts (ASTERISM_VM_TESTS=1): builds the image if needed
- * and boots three VMs under TCG (this host's KVM cannot run OVMF). Prints each phase's duration.
+ * Heavy (gated like tests/vm/measured-boot.test.ts, tests/support/vm.ts; ASTERISM_VM_TESTS=0 skips it):
+ * builds the image if needed and boots three VMs under TCG (this host's KVM cannot run OVMF). Prints each phase's duration.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
