@@ -104,3 +104,38 @@ export type InitSecretErrorCode = "INIT_SECRET_INVALID" | "INIT_SECRET_HASH_INVA
 export class InitSecretError extends AsterismError<InitSecretErrorCode> {
   override readonly domain = "init-secret";
 }
+
+/**
+ * Codes for the authenticity of a node's kubelet credential (the certificate from its join ticket, or the
+ * one the init node issued itself, with the key the node generated):
+ * - `CA_PIN_MISMATCH`: the CA that came with the certificate is not the one the ticket pins;
+ * - `CERT_NOT_FROM_CA`: the certificate is not issued (named and signed) by that CA;
+ * - `CERT_KEY_MISMATCH`: the certificate is for another key than the node's own;
+ * - `CERT_NOT_VALID_NOW`: now is outside the certificate's validity period.
+ */
+export type KubeletCredentialErrorCode =
+  | "CA_PIN_MISMATCH"
+  | "CERT_NOT_FROM_CA"
+  | "CERT_KEY_MISMATCH"
+  | "CERT_NOT_VALID_NOW";
+
+/** A kubelet certificate that is not authentic for this node's key under the pinned cluster CA. */
+export class KubeletCredentialError extends AsterismError<KubeletCredentialErrorCode> {
+  override readonly domain = "kubelet-credential";
+}
+
+/**
+ * Codes for the policy check of an authentic kubelet certificate against the node's attested identity:
+ * - `CERT_NAME_MISMATCH`: the subject is not exactly `CN=system:node:<attested name>, O=system:nodes`;
+ * - `CERT_USAGE_INVALID`: not a leaf good for client and server authentication;
+ * - `CERT_SAN_MISMATCH`: the serving names are not the attested name and addresses.
+ */
+export type KubeletCredentialPolicyErrorCode =
+  | "CERT_NAME_MISMATCH"
+  | "CERT_USAGE_INVALID"
+  | "CERT_SAN_MISMATCH";
+
+/** An authentic kubelet certificate that does not name this node, or cannot serve as its kubelet identity. */
+export class KubeletCredentialPolicyError extends AsterismError<KubeletCredentialPolicyErrorCode> {
+  override readonly domain = "kubelet-credential-policy";
+}

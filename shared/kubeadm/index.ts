@@ -1,7 +1,9 @@
 /**
  * The Kubernetes side of init and join, as pure, injectable functions: cluster CA material and its kubeadm
  * pin, bootstrap tokens and their Secret, kubelet certificates bound to a node's ATTESTED identity, the
- * control-plane bundle (attested control planes only), kubeadm v1beta4 configuration, SHA-256-pinned
+ * control-plane bundle (attested control planes only), the node's own check of its kubelet credential and
+ * its layout as the kubelet's identity (kubelet.conf, certificate store, serving pair: no TLS bootstrap),
+ * kubeadm v1beta4 configuration, SHA-256-pinned
  * component downloads, the `KubernetesInstaller` seam, and the init-secret check. The JoinService and the
  * bootstrapper compose these; this module does no network I/O of its own beyond the injected `fetch`.
  *
@@ -83,6 +85,10 @@ export {
   type JoinPolicyErrorCode,
   KubeadmConfigError,
   type KubeadmConfigErrorCode,
+  KubeletCredentialError,
+  type KubeletCredentialErrorCode,
+  KubeletCredentialPolicyError,
+  type KubeletCredentialPolicyErrorCode,
   PkiError,
   type PkiErrorCode,
   TokenError,
@@ -127,6 +133,8 @@ export {
   type JoinConfigInput,
   JoinConfigInputSchema,
   KUBEADM_API_VERSION,
+  KUBELET_CONF_PREFLIGHT_CHECK,
+  KUBELET_CONFIG_API_VERSION,
 } from "./kubeadm-config.ts";
 export {
   type IssueKubeletCertificateInput,
@@ -138,6 +146,25 @@ export {
   NODES_GROUP,
   validateKubeletCsr,
 } from "./kubelet-cert.ts";
+export {
+  checkKubeletCredential,
+  type KubeletCredential,
+  type KubeletCredentialInput,
+  MAX_KUBELET_PEM_BYTES,
+} from "./kubelet-credential.ts";
+export {
+  defaultKubeletPaths,
+  KUBELET_CERT_DIR,
+  KUBELET_CONFIG_PATCH_FILE,
+  KUBELET_KUBECONFIG_PATH,
+  type KubeletFiles,
+  type KubeletPaths,
+  kubeletConfigFields,
+  kubeletFiles,
+  renderKubeletKubeconfig,
+  type WriteKubeletIdentityOptions,
+  writeKubeletIdentity,
+} from "./kubelet-identity.ts";
 export { extractTarGz, MAX_TAR_ENTRIES, parseTar, type TarEntry } from "./tar.ts";
 export {
   BOOTSTRAP_TOKEN_PATTERN,

@@ -27,6 +27,12 @@ export interface KubernetesJoinMaterial {
   readonly tokenSecret: BootstrapTokenSecret;
   /** CA pins for `caCertHashes`. */
   readonly caCertHashes: readonly string[];
+  /**
+   * The cluster CA certificate (PEM, public): the node checks it against the pins and the kubelet
+   * certificate against it, and embeds it in its kubelet.conf (a worker has no other copy before
+   * `kubeadm join` writes `ca.crt`).
+   */
+  readonly caCertPem: string;
   /** Kubelet certificate (PEM) for the attested node name and IPs. */
   readonly kubeletCertPem: string;
   /** Non-empty only for an attested control plane that asked to join as one. Secret. */
@@ -78,6 +84,7 @@ export async function issueKubernetesJoinMaterial(
     token: formatBootstrapToken(token),
     tokenSecret: createBootstrapTokenSecret({ token, now: d.now() }),
     caCertHashes: [await caCertHash(input.pki.ca.cert, d.crypto)],
+    caCertPem: input.pki.ca.certPem,
     kubeletCertPem: kubelet.certPem,
     controlPlaneFiles: input.request.controlPlane === true ? buildControlPlaneFiles(identity, input.pki) : [],
   };

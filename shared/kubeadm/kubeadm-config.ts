@@ -19,6 +19,15 @@ export const DEFAULT_CRI_SOCKET = "unix:///run/containerd/containerd.sock";
 export const DEFAULT_API_SERVER_PORT = 6443;
 /** kubeadm's `CACertHashes` format (see `caCertHash`). */
 export const CA_CERT_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
+/** The kubelet's component configuration API (`KubeletConfiguration`). */
+export const KUBELET_CONFIG_API_VERSION = "kubelet.config.k8s.io/v1beta1";
+/**
+ * The `kubeadm join` preflight check that fails when `/etc/kubernetes/kubelet.conf` already exists
+ * (kubeadm `FileAvailableCheck`, named `FileAvailable-` + the path with `/` replaced by `-`; kubeadm
+ * matches ignored names case-insensitively). A pre-provisioned kubelet identity trips this check and no
+ * other, so it is the only one a JoinConfiguration ignores.
+ */
+export const KUBELET_CONF_PREFLIGHT_CHECK = "FileAvailable--etc-kubernetes-kubelet.conf";
 
 const nodeName = v.pipe(v.string(), v.check(isValidNodeName, "must be a lower-case RFC 1123 DNS subdomain"));
 const ip = v.pipe(
@@ -48,7 +57,8 @@ const argName = v.pipe(
 );
 const extraArgs = v.optional(v.record(argName, v.pipe(v.string(), v.maxLength(4096))), {});
 
-function parseEndpoint(s: string): { host: string; port: number } | undefined {
+/** `host:port` (IPv6 in brackets) as kubeadm's endpoints take it, or undefined. */
+export function parseEndpoint(s: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
   if (!m) return undefined;
   const p = Number(m[3]);
@@ -57,6 +67,24 @@ function parseEndpoint(s: string): { host: string; port: number } | undefined {
   if (m[1] !== undefined) return canonicalIp(host)?.includes(":") ? { host, port: p } : undefined;
   return canonicalIp(host) !== undefined || hostLabel.test(host) ? { host, port: p } : undefined;
 }
+
+const absolutePath = v.pipe(
+  v.string(),
+  v.maxLength(4096),
+  v.regex(/^\/[^\0\n\r]*$/, "must be an absolute path"),
+);
+
+/**
+ * The node's kubelet identity is pre-provisioned (`writeKubeletIdentity`: kubelet.conf, client store,
+ * serving pair, kubeadm patch): the configuration names the patch directory, and init also writes the
+ * cluster-wide KubeletConfiguration with the serving pair's paths.
+ */
+const initKubeletSchema = v.strictObject({
+  patchesDir: absolutePath,
+  tlsCertFile: absolutePath,
+  tlsPrivateKeyFile: absolutePath,
+});
+const joinKubeletSchema = v.strictObject({ patchesDir: absolutePath });
 
 const tokenSchema = v.pipe(
   v.object({ id: v.string(), secret: v.string() }),
@@ -108,6 +136,12 @@ export const InitConfigInputSchema = v.strictObject({
   apiServerExtraArgs: extraArgs,
   controllerManagerExtraArgs: extraArgs,
   schedulerExtraArgs: extraArgs,
+  /**
+   * The init node's kubelet identity was written beforehand (absent only where kubeadm never runs): adds
+   * `patches.directory` and a KubeletConfiguration document (serving pair, client rotation, no serving
+   * bootstrap) that kubeadm uploads as the cluster's `kubelet-config` for every node.
+   */
+  kubelet: v.optional(initKubeletSchema),
 });
 
 /** Input of {@link generateInitConfig}. */
@@ -133,6 +167,12 @@ export const JoinConfigInputSchema = v.strictObject({
   skipPhases: v.optional(v.array(v.pipe(v.string(), v.regex(/^[a-z-]+(\/[a-z-]+)?$/))), []),
   externalCloudProvider: v.optional(v.boolean(), false),
   kubeletExtraArgs: extraArgs,
+  /**
+   * The node's kubelet identity (from its join ticket) was written beforehand (absent only where kubeadm
+   * never runs): the kubelet then never TLS-bootstraps, which an Asterism cluster would not approve.
+   * Adds `patches.directory` and ignores exactly {@link KUBELET_CONF_PREFLIGHT_CHECK}.
+   */
+  kubelet: v.optional(joinKubeletSchema),
 });
 
 /** Input of {@link generateJoinConfig}. */
@@ -193,6 +233,7 @@ export function generateInitConfig(input: InitConfigInput): string {
     },
     localAPIEndpoint: { advertiseAddress: c.nodeIp, bindPort: c.bindPort },
     ...(c.skipPhases.length > 0 ? { skipPhases: c.skipPhases } : {}),
+    ...(c.kubelet ? { patches: { directory: c.kubelet.patchesDir } } : {}),
   };
   const cluster = {
     apiVersion: KUBEADM_API_VERSION,
@@ -215,7 +256,18 @@ export function generateInitConfig(input: InitConfigInput): string {
     scheduler: { extraArgs: args({ ...COMPONENT_DEFAULT_ARGS, ...c.schedulerExtraArgs }) },
     etcd: { local: { dataDir: "/var/lib/etcd" } },
   };
-  return `${stringify(init)}---\n${stringify(cluster)}`;
+  const docs: object[] = [init, cluster];
+  if (c.kubelet)
+    docs.push({
+      apiVersion: KUBELET_CONFIG_API_VERSION,
+      kind: "KubeletConfiguration",
+      // Same fields as the node's patch (writeKubeletIdentity): every node puts its pair at the same paths.
+      rotateCertificates: true,
+      serverTLSBootstrap: false,
+      tlsCertFile: c.kubelet.tlsCertFile,
+      tlsPrivateKeyFile: c.kubelet.tlsPrivateKeyFile,
+    });
+  return docs.map((d) => stringify(d)).join("---\n");
 }
 
 /**
@@ -233,6 +285,7 @@ export function generateJoinConfig(input: JoinConfigInput): string {
       name: c.nodeName,
       criSocket: c.criSocket,
       kubeletExtraArgs: kubeletArgs(c.nodeIp, c.externalCloudProvider, c.kubeletExtraArgs),
+      ...(c.kubelet ? { ignorePreflightErrors: [KUBELET_CONF_PREFLIGHT_CHECK] } : {}),
     },
     discovery: {
       bootstrapToken: {
@@ -246,6 +299,7 @@ export function generateJoinConfig(input: JoinConfigInput): string {
       ? { controlPlane: { localAPIEndpoint: { advertiseAddress: c.nodeIp, bindPort: c.bindPort } } }
       : {}),
     ...(c.skipPhases.length > 0 ? { skipPhases: c.skipPhases } : {}),
+    ...(c.kubelet ? { patches: { directory: c.kubelet.patchesDir } } : {}),
   };
   return stringify(join);
 }
