@@ -68,6 +68,7 @@ const wireish = fc.letrec((tie) => ({
         "token",
         "caCertHashes",
         "kubeletCert",
+        "caCert",
         "controlPlaneFiles",
         "measurementSecret",
         "proof",

@@ -65,6 +65,7 @@ describe("schemas", () => {
       measurementSecret: toBase64(new Uint8Array(32)),
       measurementSalt: toBase64(new Uint8Array(32)),
       kubeletCert: "pem",
+      caCert: "pem",
       apiServerEndpoint: "127.0.0.1:6443",
       token: "abcdef.0123456789abcdef",
       caCertHashes: [`sha256:${"0".repeat(64)}`],

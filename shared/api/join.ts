@@ -32,7 +32,13 @@ export const JoinTicketSchema = v.strictObject({
   diskKey: base64Bytes({ length: KEY_BYTES }),
   measurementSecret: base64Bytes({ length: KEY_BYTES }),
   measurementSalt: base64Bytes({ length: MEASUREMENT_SALT_BYTES }),
+  /** The kubelet certificate (PEM) for the node's CSR key, bound to its attested name and addresses. */
   kubeletCert: v.pipe(v.string(), v.maxLength(16 * 1024)),
+  /**
+   * The cluster CA certificate (PEM, public). The node checks it against `caCertHashes` and the kubelet
+   * certificate against it before writing either, and embeds it in its kubelet.conf.
+   */
+  caCert: v.pipe(v.string(), v.maxLength(16 * 1024)),
   apiServerEndpoint: v.pipe(v.string(), v.maxLength(300)),
   token: v.pipe(v.string(), v.regex(/^[a-z0-9]{6}\.[a-z0-9]{16}$/)),
   caCertHashes: v.pipe(

@@ -193,7 +193,10 @@ describe("checkKubeletCredential: refusals, each with its code", () => {
     {
       name: "the pinned CA's signature under another issuer name",
       make: async () => ({
-        certPem: await forged({ subject: "CN=system:node:worker-1, O=system:nodes", issuer: "CN=front-proxy-ca" }),
+        certPem: await forged({
+          subject: "CN=system:node:worker-1, O=system:nodes",
+          issuer: "CN=front-proxy-ca",
+        }),
       }),
       error: KubeletCredentialError,
       code: "CERT_NOT_FROM_CA",

@@ -17,7 +17,12 @@ import { type AtlsServer, serveAttested } from "@asterism/atls";
 import { isAllZero, toHex } from "@asterism/bytes";
 import { cryptsetupMapper, Luks2, noDeviceMapper, systemCryptsetup } from "@asterism/disk";
 import { describeError } from "@asterism/errors";
-import { createInitSecretChecker, createKubeadmInstaller, createLocalInstaller } from "@asterism/kubeadm";
+import {
+  createInitSecretChecker,
+  createKubeadmInstaller,
+  createLocalInstaller,
+  defaultKubeletPaths,
+} from "@asterism/kubeadm";
 import {
   createNodeIssuer,
   type NodeIdentity,
@@ -253,6 +258,9 @@ try {
     initSecret: canInit ? createInitSecretChecker(self.initSecretHash) : undefined,
     runDir: config.ASTERISM_RUN_DIR,
     pkiDir,
+    // kubeadm: the kubelet's identity at kubeadm's and the kubelet's own paths (kubelet.conf, its
+    // certificate store), the KubeletConfiguration patch beside the kubeadm configuration in the run dir.
+    ...(local ? {} : { kubelet: defaultKubeletPaths(join(files.kubeadmDir, "patches")) }),
     backoff: config.ASTERISM_JOIN_BACKOFF_MS,
     joinTimeoutMs: config.ASTERISM_JOIN_TIMEOUT_MS,
     logger,

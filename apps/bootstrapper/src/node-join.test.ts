@@ -3,11 +3,19 @@
 // its capped, jittered backoff, logs each retry as `reason: "busy"`, and gets its ticket once the slot
 // frees; evidence the policy rejects ends the client after one attempt (JOIN_REFUSED / REJOIN_REFUSED),
 // long before its deadline. Software evidence (the protocol, framing and verdicts are the real ones); the
-// node lock is held by "another flow", so the test stops right after the ticket (no TPM, no disk).
+// node lock is held by "another flow", so the test stops right after the ticket (no TPM, no disk). The
+// stand-in signs the node's CSR with a real CA: the node checks the ticket's certificate before the lock.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type AtlsServer, serveAttested } from "@asterism/atls";
 import type { Issuer, Validator } from "@asterism/attestation";
-import type { KubernetesInstaller } from "@asterism/kubeadm";
+import { fromBase64 } from "@asterism/bytes";
+import {
+  type CertificateAuthority,
+  caCertHash,
+  generateCa,
+  issueKubeletCertificate,
+  type KubernetesInstaller,
+} from "@asterism/kubeadm";
 import type { NodeLock } from "@asterism/lifecycle";
 import type { MetadataClient } from "@asterism/metadata";
 import { createMemoryLogger } from "@asterism/service";
@@ -18,18 +26,30 @@ import type { DiskState, StateDisk } from "./state-disk.ts";
 
 const DISK = "12345678-1234-1234-1234-123456789abc";
 const b64 = (n: number, fill: number) => Buffer.from(new Uint8Array(n).fill(fill)).toString("base64");
-const JOIN_TICKET = {
-  diskKey: b64(32, 1),
-  measurementSecret: b64(32, 2),
-  measurementSalt: b64(32, 3),
-  kubeletCert: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
-  apiServerEndpoint: "127.0.0.1:6443",
-  token: "abcdef.0123456789abcdef",
-  caCertHashes: [`sha256:${"ab".repeat(32)}`],
-  controlPlaneFiles: [],
-  kubernetesVersion: "",
-  kubernetesComponents: [],
-};
+let ca: CertificateAuthority;
+/** The ticket a JoinService would issue for the CSR in `req` (worker-0's attested identity). */
+async function joinTicket(req: Request) {
+  const { csr } = (await req.json()) as { csr: string };
+  const cert = await issueKubeletCertificate({
+    csr: fromBase64(csr),
+    identity: { nodeName: "worker-0", ips: ["127.0.0.1"], role: "worker" },
+    usages: ["client", "serving"],
+    ca,
+  });
+  return {
+    diskKey: b64(32, 1),
+    measurementSecret: b64(32, 2),
+    measurementSalt: b64(32, 3),
+    kubeletCert: cert.certPem,
+    caCert: ca.certPem,
+    apiServerEndpoint: "127.0.0.1:6443",
+    token: "abcdef.0123456789abcdef",
+    caCertHashes: [await caCertHash(ca.cert)],
+    controlPlaneFiles: [],
+    kubernetesVersion: "",
+    kubernetesComponents: [],
+  };
+}
 const REJOIN_TICKET = { diskKey: b64(32, 1), measurementSecret: b64(32, 2) };
 
 let node: SoftwareAttester;
@@ -37,6 +57,7 @@ let stranger: SoftwareAttester;
 const servers: AtlsServer[] = [];
 
 beforeAll(async () => {
+  ca = await generateCa({ commonName: "kubernetes" });
   node = await createSoftwareAttester();
   stranger = await createSoftwareAttester({ measurements: { 4: "44".repeat(32) } });
 });
@@ -67,8 +88,8 @@ async function joinService(opts: { holdFirst: boolean }) {
   const rejected: string[] = [];
   const server = await serveAttested(
     {
-      fetch: (req: Request) =>
-        Response.json(new URL(req.url).pathname === "/v1/rejoin" ? REJOIN_TICKET : JOIN_TICKET),
+      fetch: async (req: Request) =>
+        Response.json(new URL(req.url).pathname === "/v1/rejoin" ? REJOIN_TICKET : await joinTicket(req)),
     },
     {
       mode: "client-attested",

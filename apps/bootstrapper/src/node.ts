@@ -2,9 +2,12 @@ import { join } from "node:path";
 import type { InitRequest, JoinTicket } from "@asterism/api";
 import type { AttestationPolicy, Issuer } from "@asterism/attestation";
 import { fromUtf8, isAllZero, toHex, wipe } from "@asterism/bytes";
-import { describeError } from "@asterism/errors";
+import { describeError, isAsterismError } from "@asterism/errors";
 import { deriveClusterId, deriveKey } from "@asterism/keys";
 import {
+  type CertificateAuthority,
+  caCertHash,
+  checkKubeletCredential,
   clusterPkiFiles,
   generateBootstrapToken,
   generateClusterPki,
@@ -12,9 +15,13 @@ import {
   generateJoinConfig,
   type InitSecretChecker,
   issueKubeletCertificate,
+  type KubeletCredential,
+  type KubeletPaths,
   type KubernetesInstaller,
+  kubeletFiles,
   parseComponentList,
   writeControlPlaneFiles,
+  writeKubeletIdentity,
 } from "@asterism/kubeadm";
 import {
   askEndpoints,
@@ -56,6 +63,14 @@ export interface NodeDeps {
   readonly initSecret: InitSecretChecker | undefined;
   readonly runDir: string;
   readonly pkiDir: string;
+  /**
+   * Where the kubelet's identity goes, with the kubeadm installer (main.ts: `defaultKubeletPaths`, i.e.
+   * /etc/kubernetes/kubelet.conf and /var/lib/kubelet/pki): written at init and join before kubeadm runs,
+   * named in its configuration, so the kubelet runs as the ATTESTED node and never TLS-bootstraps.
+   * Undefined with the local installer (no kubelet, no kubeadm): the checked certificate and key go to
+   * `<pkiDir>/kubelet.crt|key`, as they always did there.
+   */
+  readonly kubelet?: KubeletPaths;
   readonly backoff: { readonly baseMs: number; readonly capMs: number };
   readonly joinTimeoutMs: number;
   readonly logger: Logger;
@@ -154,26 +169,71 @@ export function createNode(deps: NodeDeps) {
     return ip;
   };
 
-  async function writeKubeletCredentials(
-    ca: Parameters<typeof issueKubeletCertificate>[0]["ca"] | undefined,
-    certPem?: string,
-    keyPem?: string,
-  ) {
-    if (ca !== undefined) {
-      const { csr, keyPem: k } = await createKubeletCsr(deps.identity);
-      const cert = await issueKubeletCertificate({
+  /**
+   * The node's own check of a kubelet certificate (from its join ticket, or issued by itself at init) before
+   * anything is written: the pinned CA issued it, for the key this node generated, naming exactly this
+   * node's ATTESTED identity (@asterism/kubeadm `checkKubeletCredential`).
+   */
+  const checkCredential = (certPem: string, keyPem: string, caCertPem: string, pins: readonly string[]) =>
+    checkKubeletCredential(
+      {
+        certPem,
+        keyPem,
+        caCertPem,
+        caCertHashes: pins,
+        identity: { nodeName: deps.identity.name, ips: deps.identity.ips },
+      },
+      { now: deps.now },
+    );
+
+  /** The init node's kubelet credential: its own key, a client+serving certificate from the new CA. */
+  async function issueOwnCredential(ca: CertificateAuthority): Promise<KubeletCredential> {
+    const { csr, keyPem } = await createKubeletCsr(deps.identity);
+    const cert = await issueKubeletCertificate(
+      {
         csr,
         identity: { nodeName: deps.identity.name, ips: deps.identity.ips, role: deps.identity.role },
         usages: ["client", "serving"],
         ca,
-      });
-      certPem = cert.certPem;
-      keyPem = k;
-    }
-    if (certPem === undefined || keyPem === undefined) return;
-    await writeAtomic(join(deps.pkiDir, "kubelet.crt"), certPem, 0o644);
-    await writeAtomic(join(deps.pkiDir, "kubelet.key"), keyPem, 0o600);
+      },
+      { now: deps.now },
+    );
+    return checkCredential(cert.certPem, keyPem, ca.certPem, [await caCertHash(ca.cert)]);
   }
+
+  /**
+   * Make a checked credential the kubelet's identity (kubeadm installer): kubelet.conf pointing at the
+   * kubelet's certificate store, the serving pair and the KubeletConfiguration patch, all before kubeadm
+   * runs. With the local installer (no kubelet) the pair goes to `<pkiDir>/kubelet.crt|key`.
+   */
+  async function installKubeletIdentity(credential: KubeletCredential, apiServerEndpoint: string) {
+    if (deps.kubelet === undefined) {
+      await writeAtomic(join(deps.pkiDir, "kubelet.crt"), credential.certPem, 0o644);
+      await writeAtomic(join(deps.pkiDir, "kubelet.key"), credential.keyPem, 0o600);
+      return;
+    }
+    const written = await writeKubeletIdentity(credential, {
+      paths: deps.kubelet,
+      apiServerEndpoint,
+      now: deps.now(),
+    });
+    log.log("info", "node.kubelet_identity_written", {
+      kubeconfig: written.kubeconfig,
+      clientCertificate: written.clientCurrent,
+      notAfter: credential.notAfter.toISOString(),
+    });
+  }
+
+  /** kubeadm configuration fields naming the pre-provisioned kubelet identity (none with the local installer). */
+  const kubeletConfig = () => {
+    if (deps.kubelet === undefined) return undefined;
+    const f = kubeletFiles(deps.kubelet);
+    return {
+      patchesDir: deps.kubelet.patchesDir,
+      tlsCertFile: f.servingCert,
+      tlsPrivateKeyFile: f.servingKey,
+    };
+  };
 
   /** Init (reference §2.2), with Constellation's holes closed; throws coded errors for the app. */
   async function initFlow(
@@ -197,6 +257,7 @@ export function createNode(deps: NodeDeps) {
       ...(req.podCidr ? { podSubnet: req.podCidr } : {}),
       apiServerCertSans: req.apiServerCertSans,
       initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
+      ...(kubeletConfig() ? { kubelet: kubeletConfig() } : {}),
     });
     const joinPolicy: AttestationPolicy | undefined =
       deps.controlPlaneServices === undefined ? undefined : checkJoinPolicy(req.joinPolicy);
@@ -232,7 +293,8 @@ export function createNode(deps: NodeDeps) {
       }
       const pki = await generateClusterPki();
       await writeControlPlaneFiles(deps.pkiDir, clusterPkiFiles(pki));
-      await writeKubeletCredentials(pki.ca);
+      // Before kubeadm init: its kubeconfig phase keeps an existing kubelet.conf with the same CA.
+      await installKubeletIdentity(await issueOwnCredential(pki.ca), controlPlaneEndpoint);
       const installed = await deps.installer.install(components);
       const kubeadm = await deps.installer.runKubeadmInit(initConfig);
       const kubeconfig = await createAdminKubeconfig({
@@ -298,9 +360,9 @@ export function createNode(deps: NodeDeps) {
       const deadline = Date.now() + deps.joinTimeoutMs;
       const joinRetry = ticketRetryPolicy(log, "join");
       let ticket: JoinTicket;
-      let keyPem: string;
+      let credential: KubeletCredential;
       try {
-        ({ ticket, keyPem } = await retryWithBackoff(
+        ({ ticket, credential } = await retryWithBackoff(
           async () =>
             askEndpoints(
               await joinEndpoints(deps),
@@ -313,7 +375,25 @@ export function createNode(deps: NodeDeps) {
                   csr: csr.csr,
                   controlPlane: deps.identity.role === "control-plane",
                 });
-                return { ticket: t, keyPem: csr.keyPem };
+                // Before the lock and before anything is written: a ticket whose certificate is not
+                // this node's (another name, key or CA) is an invalid answer from that JoinService.
+                try {
+                  return {
+                    ticket: t,
+                    credential: await checkCredential(t.kubeletCert, csr.keyPem, t.caCert, t.caCertHashes),
+                  };
+                } catch (cause) {
+                  wipe(t.diskKey);
+                  wipe(t.measurementSecret);
+                  throw new LifecycleError(
+                    "INVALID_RESPONSE",
+                    "The join ticket's kubelet certificate is not this node's",
+                    {
+                      actual: isAsterismError(cause) ? cause.code : "unreadable",
+                      cause,
+                    },
+                  );
+                }
               },
               { signal: clients.signal, none: "No JoinService endpoint is registered yet" },
             ),
@@ -327,15 +407,28 @@ export function createNode(deps: NodeDeps) {
         return;
       }
       // Everything that can be refused is checked before the lock.
-      const components = parseComponentList(ticket.kubernetesComponents);
-      const joinConfig = generateJoinConfig({
-        nodeName: deps.identity.name,
-        nodeIp: nodeIp(),
-        role: deps.identity.role,
-        apiServerEndpoint: ticket.apiServerEndpoint,
-        token: { id: ticket.token.slice(0, 6), secret: ticket.token.slice(7) },
-        caCertHashes: [...ticket.caCertHashes],
-      });
+      let components: ReturnType<typeof parseComponentList>;
+      let joinConfig: string;
+      try {
+        components = parseComponentList(ticket.kubernetesComponents);
+        const kubelet = kubeletConfig();
+        joinConfig = generateJoinConfig({
+          nodeName: deps.identity.name,
+          nodeIp: nodeIp(),
+          role: deps.identity.role,
+          apiServerEndpoint: ticket.apiServerEndpoint,
+          token: { id: ticket.token.slice(0, 6), secret: ticket.token.slice(7) },
+          caCertHashes: [...ticket.caCertHashes],
+          ...(kubelet ? { kubelet: { patchesDir: kubelet.patchesDir } } : {}),
+        });
+      } catch (err) {
+        wipe(ticket.diskKey);
+        wipe(ticket.measurementSecret);
+        log.log("error", "join.ticket_unusable", { error: describeError(err) });
+        status("failed", { error: "JOIN_TICKET_UNUSABLE" });
+        rejectActivated(err);
+        return;
+      }
       const clusterId = await deriveClusterId(ticket.measurementSecret, ticket.measurementSalt);
       wipe(ticket.measurementSecret);
       if (!(await activate("join", clusterId))) {
@@ -354,7 +447,7 @@ export function createNode(deps: NodeDeps) {
             deps.pkiDir,
             ticket.controlPlaneFiles.map((f) => ({ name: f.name, data: fromUtf8(f.data) })),
           );
-        await writeKubeletCredentials(undefined, ticket.kubeletCert, keyPem);
+        await installKubeletIdentity(credential, ticket.apiServerEndpoint);
         await deps.installer.install(components);
         await deps.installer.runKubeadmJoin(joinConfig);
         await writeNodeState(clusterId, ticket.measurementSalt);

@@ -109,6 +109,7 @@ export async function issueJoinTicket(
       measurementSecret: toBase64(measurementSecret),
       measurementSalt: toBase64(config.measurementSalt),
       kubeletCert: material.kubeletCertPem,
+      caCert: material.caCertPem,
       apiServerEndpoint: deps.apiServerEndpoint,
       token: material.token,
       caCertHashes: [...material.caCertHashes],
