@@ -7,6 +7,7 @@ import {
 import { attestedFetch } from "@asterism/atls";
 import type { Validator } from "@asterism/attestation";
 import { fromHex, toBase64 } from "@asterism/bytes";
+import { LifecycleError } from "./errors.ts";
 import { isUnavailable, readAnswer, wrapAtlsFailure } from "./http.ts";
 
 /** Options of {@link recoverNode}. */
@@ -22,7 +23,10 @@ export interface RecoverNodeOptions {
    * {@link requestRecoveryChallenge}, as JSON values (`asterism audit export` format).
    */
   readonly ownerApproval?: { readonly entries: readonly unknown[] };
-  /** Keep trying while nobody answers (default 60 s). */
+  /**
+   * Keep trying while nobody answers, or while the node answers 503 `BUSY` (its recovery listener handles
+   * at most two requests at once; the body is sent again), for this long (default 60 s).
+   */
   readonly waitForEndpointMs?: number;
   readonly retryIntervalMs?: number;
   readonly now?: () => Date;
@@ -61,7 +65,12 @@ export async function recoverNode(opts: RecoverNodeOptions): Promise<{ clusterId
       const out = await readAnswer(res, RecoverResponseSchema, action);
       return { clusterId: fromHex(out.clusterId) };
     } catch (err) {
-      if (connected || !isUnavailable(err) || Date.now() + interval > deadline)
+      const busy =
+        err instanceof LifecycleError &&
+        err.code === "REFUSED" &&
+        err.status === 503 &&
+        err.remoteCode === "BUSY";
+      if ((!busy && (connected || !isUnavailable(err))) || Date.now() + interval > deadline)
         throw wrapAtlsFailure(err, action);
       await Bun.sleep(interval);
     }
@@ -97,7 +106,12 @@ export async function requestRecoveryChallenge(
       );
       return await readAnswer(res, RecoveryChallengeSchema, action);
     } catch (err) {
-      if (connected || !isUnavailable(err) || Date.now() + interval > deadline)
+      const busy =
+        err instanceof LifecycleError &&
+        err.code === "REFUSED" &&
+        err.status === 503 &&
+        err.remoteCode === "BUSY";
+      if ((!busy && (connected || !isUnavailable(err))) || Date.now() + interval > deadline)
         throw wrapAtlsFailure(err, action);
       await Bun.sleep(interval);
     }

@@ -49,4 +49,52 @@ describe("readBodyText", () => {
     } as RequestInit);
     expect(await readBodyText(req, 16)).toEqual({ ok: true, text: "A".repeat(16) });
   });
+
+  test("a body still arriving when the signal fires is refused as timeout, and the stream is cancelled", async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(8).fill(0x41)); // then nothing more: a stalled client
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const req = new Request("http://x/", { method: "POST", body, duplex: "half" } as RequestInit);
+    const t0 = performance.now();
+    expect(await readBodyText(req, 1024, { signal: AbortSignal.timeout(50) })).toEqual({
+      ok: false,
+      reason: "timeout",
+    });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(cancelled).toBe(true);
+  });
+
+  test("an already fired signal reads nothing; a signal that never fires changes nothing", async () => {
+    const aborted = AbortSignal.abort();
+    const req = new Request("http://x/", {
+      method: "POST",
+      body: stream(4, 4),
+      duplex: "half",
+    } as RequestInit);
+    expect(await readBodyText(req, 16, { signal: aborted })).toEqual({ ok: false, reason: "timeout" });
+    const ok = new Request("http://x/", {
+      method: "POST",
+      body: stream(4, 4),
+      duplex: "half",
+    } as RequestInit);
+    expect(await readBodyText(ok, 16, { signal: new AbortController().signal })).toEqual({
+      ok: true,
+      text: "A".repeat(16),
+    });
+  });
+
+  test("refusals say why", async () => {
+    const req = new Request("http://x/", {
+      method: "POST",
+      headers: { "content-length": "17" },
+      body: "x".repeat(17),
+    });
+    expect(await readBodyText(req, 16)).toEqual({ ok: false, reason: "too-large" });
+  });
 });

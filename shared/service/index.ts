@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { type CappedBody, readBodyText } from "./body.ts";
+export { type CappedBody, type ReadBodyOptions, readBodyText } from "./body.ts";
 export { handleServiceFlags, type ServiceInfo } from "./flags.ts";
 export {
   createEndpointsFile,

@@ -4,7 +4,7 @@ import { KeysError } from "@asterism/keys";
 import { ComponentError, InitSecretError } from "@asterism/kubeadm";
 import { ChangeRejectedError } from "@asterism/owner";
 import { createMemoryLogger, MetricsRegistry } from "@asterism/service";
-import { createApp, type Listener } from "./app.ts";
+import { createApp, type Listener, MAX_CONCURRENT_RECOVERIES, RECOVERY_RETRY_AFTER_SECONDS } from "./app.ts";
 import { BootstrapperError } from "./errors.ts";
 
 const SECRET = "hunter2-init-secret-value";
@@ -164,5 +164,97 @@ describe("bootstrapper app", () => {
     expect(JSON.parse(text).error.code).toBe(code);
     if (reason) expect(JSON.parse(text).error.message).toEndWith(reason);
     expect(text).not.toContain(SECRET);
+  });
+});
+
+describe("recovery listener bounds", () => {
+  const recoverBody = JSON.stringify({
+    masterSecret: { key: toBase64(new Uint8Array(32)), salt: toBase64(new Uint8Array(32)) },
+  });
+
+  /** A recovery app whose node.recover waits for `release()`; `entered` counts calls that reached it. */
+  function held(limits?: { maxConcurrent?: number; bodyTimeoutMs?: number }) {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let entered = 0;
+    const metrics = new MetricsRegistry();
+    const a = createApp(
+      {
+        node: {
+          init: async () => {
+            throw new Error("unused");
+          },
+          recover: async () => {
+            entered++;
+            await gate;
+            return { clusterId: "00".repeat(32) };
+          },
+          recoveryChallenge: () => ({ nonce: "5a".repeat(32), node: "cp-0", diskUuid: "x" }),
+        },
+        logger: createMemoryLogger(),
+        metrics,
+        status: () => ({ phase: "rejoining" }),
+        ...(limits ? { recoveryLimits: limits } : {}),
+      },
+      "recovery",
+    );
+    return { a, release: () => release(), entered: () => entered, metrics };
+  }
+
+  const request = (b: BodyInit = recoverBody) =>
+    new Request("http://x/v1/recover", { method: "POST", body: b, duplex: "half" } as RequestInit);
+
+  test("at most 2 at once: the next is 503 BUSY with Retry-After before its body is read; freed slots serve again", async () => {
+    expect(MAX_CONCURRENT_RECOVERIES).toBe(2);
+    const h = held();
+    const first = [h.a.request(request()), h.a.request(request())];
+    for (let i = 0; i < 200 && h.entered() < 2; i++) await Bun.sleep(5);
+    expect(h.entered()).toBe(2);
+    const big = request("x".repeat(1024 * 1024));
+    const busy = await h.a.request(big);
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get("retry-after")).toBe(String(RECOVERY_RETRY_AFTER_SECONDS));
+    expect((await busy.json()).error.code).toBe("BUSY");
+    expect(big.bodyUsed).toBe(false);
+    expect(h.metrics.render()).toContain('result="BUSY"');
+    h.release();
+    for (const r of await Promise.all(first)) expect(r.status).toBe(200);
+    expect((await h.a.request(request())).status).toBe(200);
+  });
+
+  test("a body that stalls is cut at its deadline (408 BODY_TIMEOUT) and frees its slot", async () => {
+    const h = held({ maxConcurrent: 1, bodyTimeoutMs: 100 });
+    h.release();
+    const stalled = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"masterSecret":'));
+      },
+    });
+    const res = await h.a.request(request(stalled));
+    expect(res.status).toBe(408);
+    expect((await res.json()).error.code).toBe("BODY_TIMEOUT");
+    expect((await h.a.request(request())).status).toBe(200);
+  });
+
+  test("a failing recovery frees its slot too", async () => {
+    const a = createApp(
+      {
+        node: {
+          init: async () => ({ clusterId: "", kubeconfig: "", kubernetes: { performed: false } }),
+          recover: async () => {
+            throw new BootstrapperError("MASTER_SECRET_WRONG", "x");
+          },
+          recoveryChallenge: () => ({ nonce: "5a".repeat(32), node: "cp-0", diskUuid: "x" }),
+        },
+        logger: createMemoryLogger(),
+        metrics: new MetricsRegistry(),
+        status: () => ({ phase: "rejoining" }),
+        recoveryLimits: { maxConcurrent: 1 },
+      },
+      "recovery",
+    );
+    for (let i = 0; i < 3; i++) expect((await a.request(request())).status).toBe(403);
   });
 });

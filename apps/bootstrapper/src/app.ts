@@ -18,12 +18,26 @@ import { approvalRefusalCode } from "./recovery-approval.ts";
 /** Which listener an app instance serves: each gets only its own routes. */
 export type Listener = "init" | "recovery" | "status";
 
+/**
+ * Recovery requests handled at once (body read, parse, the recovery itself). A recovery body may be up to
+ * `MAX_RECOVER_REQUEST_BYTES` (8 MiB: it carries the owners' audit log), so this bounds what the listener
+ * holds to 2 × 8 MiB plus their parsed form, and bounds the key derivations and LUKS key tests that
+ * recovery attempts run; requests beyond it are answered 503 `BUSY` before a byte of their body is read.
+ */
+export const MAX_CONCURRENT_RECOVERIES = 2;
+/** How long a recovery body may take to arrive once it holds a slot (below the aTLS 60 s request deadline). */
+export const RECOVERY_BODY_TIMEOUT_MS = 20_000;
+/** `Retry-After` of a `BUSY` recovery answer, in seconds. */
+export const RECOVERY_RETRY_AFTER_SECONDS = 2;
+
 /** Everything the bootstrapper's apps need. */
 export interface BootstrapperAppDeps {
   readonly node: Pick<Node, "init" | "recover" | "recoveryChallenge">;
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly status: () => Status;
+  /** Bounds of the recovery listener (tests shrink them); defaults above. */
+  readonly recoveryLimits?: { readonly maxConcurrent?: number; readonly bodyTimeoutMs?: number };
 }
 
 /** Status and message per refusal; messages are fixed text, never secrets or logs. */
@@ -39,6 +53,7 @@ const REFUSALS: Readonly<Record<string, readonly [number, string]>> = {
   COMPONENT_LIST_INVALID: [400, "the Kubernetes component list is invalid"],
   CONFIG_INVALID: [400, "the Kubernetes settings are invalid"],
   INVALID_REQUEST: [400, "the request does not match the API"],
+  BODY_TIMEOUT: [408, "the request body did not arrive in time"],
   JOIN_POLICY_INVALID: [400, "the join policy is missing or unusable for this node"],
 };
 
@@ -46,10 +61,14 @@ async function body<T>(
   c: Context,
   schema: v.GenericSchema<unknown, T>,
   maxBytes = MAX_REQUEST_BYTES,
+  signal?: AbortSignal,
 ): Promise<T> {
   // Capped read: an oversized body is refused without being buffered (tests/load/abuse.test.ts).
-  const read = await readBodyText(c.req.raw, maxBytes);
-  if (!read.ok) throw new BootstrapperError("INVALID_REQUEST", "Request body too large");
+  const read = await readBodyText(c.req.raw, maxBytes, signal ? { signal } : {});
+  if (!read.ok)
+    throw read.reason === "timeout"
+      ? new BootstrapperError("BODY_TIMEOUT", "Request body did not arrive in time")
+      : new BootstrapperError("INVALID_REQUEST", "Request body too large");
   const text = read.text;
   let json: unknown;
   try {
@@ -72,7 +91,9 @@ async function body<T>(
 /**
  * The bootstrapper's HTTP surface, one instance per listener:
  * - `init` (server-attested aTLS): `POST /v1/init`;
- * - `recovery` (server-attested aTLS, control planes with an initialized disk): `POST /v1/recover`;
+ * - `recovery` (server-attested aTLS, control planes with an initialized disk): `POST /v1/recover`, at
+ *   most {@link MAX_CONCURRENT_RECOVERIES} at once (the rest: 503 `BUSY` with `Retry-After`, body unread),
+ *   each body within {@link RECOVERY_BODY_TIMEOUT_MS} (else 408 `BODY_TIMEOUT`);
  * - `status` (plain HTTP): `/healthz`, `/readyz`, `/metrics`, `/v1/status`.
  * A failed init-secret check answers 401 `INIT_SECRET_INVALID` and nothing else (Constellation streamed
  * the node's journal, reference §11 item 9); refusals are mapped here, in one place.
@@ -95,16 +116,39 @@ export function createApp(deps: BootstrapperAppDeps, listener: Listener): Hono {
     });
   }
   if (listener === "recovery") {
+    const maxConcurrent = deps.recoveryLimits?.maxConcurrent ?? MAX_CONCURRENT_RECOVERIES;
+    const bodyTimeoutMs = deps.recoveryLimits?.bodyTimeoutMs ?? RECOVERY_BODY_TIMEOUT_MS;
+    let inFlight = 0;
     app.post(API_PATHS.recoverChallenge, (c) =>
       c.json(deps.node.recoveryChallenge(), 200, { "cache-control": "no-store" }),
     );
     app.post(API_PATHS.recover, async (c) => {
-      // Larger cap: the request may carry the owners' audit log (docs/owner.md "Recovery").
-      const req = await body(c, RecoverRequestSchema, MAX_RECOVER_REQUEST_BYTES);
-      const out = await deps.node.recover(req.masterSecret, req.ownerApproval);
-      requests.inc({ route: "recover", result: "ok" });
-      log.log("info", "recovery.succeeded", { clusterId: out.clusterId });
-      return c.json(out);
+      // Taken before any await, so the check and the increment cannot interleave with another request.
+      if (inFlight >= maxConcurrent) {
+        requests.inc({ route: "recovery", result: "BUSY" });
+        log.log("warn", "recovery.busy", { inFlight, maxConcurrent });
+        // Answered before a byte of the body is read; the aTLS adapter then closes the connection
+        // instead of reading the rest (@asterism/atls serveAttested).
+        return c.json(errorBody("BUSY", "other recovery requests are being handled; retry"), 503, {
+          "retry-after": String(RECOVERY_RETRY_AFTER_SECONDS),
+        });
+      }
+      inFlight++;
+      try {
+        // Larger cap: the request may carry the owners' audit log (docs/owner.md "Recovery").
+        const req = await body(
+          c,
+          RecoverRequestSchema,
+          MAX_RECOVER_REQUEST_BYTES,
+          AbortSignal.timeout(bodyTimeoutMs),
+        );
+        const out = await deps.node.recover(req.masterSecret, req.ownerApproval);
+        requests.inc({ route: "recover", result: "ok" });
+        log.log("info", "recovery.succeeded", { clusterId: out.clusterId });
+        return c.json(out);
+      } finally {
+        inFlight--;
+      }
     });
   }
   if (listener === "status") {

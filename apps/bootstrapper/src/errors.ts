@@ -7,6 +7,8 @@ import { AsterismError } from "@asterism/errors";
  *   node must be rebooted (after init or join its still-empty disk is reset, after rejoin/recovery it is kept).
  * - `MASTER_SECRET_WRONG`: the key derived from the offered master secret does not open this node's disk.
  * - `INVALID_REQUEST`: the body is not the documented JSON (or its Kubernetes settings are unusable).
+ * - `BODY_TIMEOUT`: a recovery body did not arrive within its deadline (a slow client holding one of the
+ *   listener's few recovery slots).
  * - `IDENTITY_UNPROVABLE`: PCR 16 is set but the event log explaining it is missing or does not replay.
  * - `OWNER_APPROVAL_REQUIRED`: recovery of a node that recorded cluster owners, without their approval.
  * - `OWNER_APPROVAL_INVALID`: the owners' approval of a recovery does not verify (`cause` says why:
@@ -30,6 +32,7 @@ export type BootstrapperErrorCode =
   | "RECOVERY_FAILED"
   | "MASTER_SECRET_WRONG"
   | "INVALID_REQUEST"
+  | "BODY_TIMEOUT"
   | "IDENTITY_UNPROVABLE"
   | "MANIFESTS_APPLY_FAILED"
   | "OWNER_APPROVAL_REQUIRED"
