@@ -6,7 +6,8 @@
  * with broken nonces, a ClientHello flood, oversized and malformed bodies over proven connections, and
  * slow clients: each is refused with a typed code (aTLS code in the log, typed 4xx JSON over HTTP), the
  * process neither crashes nor buffers what it refuses, and afterwards an honest init and an honest
- * recovery still succeed.
+ * recovery still succeed. The recovery listener reads at most two (8 MiB) bodies at once: a flood of large
+ * recovery requests beyond that is answered 503 BUSY before a byte of its body is read.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,7 @@ import {
 import { createMetadataClient, type MetadataServer, serveMetadata } from "@asterism/metadata";
 import { createMemoryLogger } from "@asterism/service";
 import { repoRoot } from "@asterism/testing";
+import { MAX_CONCURRENT_RECOVERIES, RECOVERY_RETRY_AFTER_SECONDS } from "../../apps/bootstrapper/src/app.ts";
 import { createStateDisk } from "../../apps/bootstrapper/src/state-disk.ts";
 import {
   bootstrapperEnv,
@@ -205,6 +207,21 @@ function helloWith(port: number, servername: string | undefined): Promise<"refus
 async function typed(res: Response): Promise<string> {
   expect(res.status).toBeGreaterThanOrEqual(400);
   expect(res.status).toBeLessThan(500);
+  return codeOf(res);
+}
+
+/** The error code of a refusal: typed 4xx, or 503 BUSY with Retry-After (the recovery listener's bound). */
+async function refusedWith(res: Response): Promise<string> {
+  if (res.status === 503) {
+    expect(res.headers.get("retry-after")).toBe(String(RECOVERY_RETRY_AFTER_SECONDS));
+    const code = await codeOf(res);
+    expect(code).toBe("BUSY");
+    return code;
+  }
+  return typed(res);
+}
+
+async function codeOf(res: Response): Promise<string> {
   const body = (await res.json()) as { error?: { code?: unknown } };
   expect(typeof body.error?.code).toBe("string");
   return body.error?.code as string;
@@ -277,17 +294,19 @@ describe.each(listeners)("%s listener", (listener) => {
     const before = rssMiB(pid);
     const big = new Uint8Array(BIG).fill(0x41);
     // Twice: a process that kept what it refused would grow by ~96 MiB per round.
+    // Three at once: on the recovery listener the third may find both slots taken (503 BUSY).
     for (let round = 0; round < 2; round++) {
       for (const r of await Promise.all([post(t, big), post(t, big), post(t, big)]))
-        expect(await typed(r)).toBe("INVALID_REQUEST");
+        expect(["INVALID_REQUEST", "BUSY"]).toContain(await refusedWith(r));
       for (const answer of await Promise.all([postChunked(t, 16), postChunked(t, 16), postChunked(t, 16)]))
-        expect(answer).toMatch(/^HTTP\/1\.1 4\d\d /);
+        expect(answer).toMatch(listener === "init" ? /^HTTP\/1\.1 4\d\d / : /^HTTP\/1\.1 (4\d\d|503) /);
     }
     for (const body of ["", "{", "null", "[]", '{"masterSecret":1}', '{"initSecret":"!!"}', "\u0000\u0001"])
       expect(await typed(await post(t, body))).toBe("INVALID_REQUEST");
     // 12 × 16 MiB were sent; a process that buffered them would have grown by far more than this. A
     // refused chunked body is legitimately read up to the route's cap first (recovery: 8 MiB, as it may
-    // carry the owners' audit log): at most 2 rounds × 3 such reads that the GC may not have returned yet.
+    // carry the owners' audit log): at most 2 rounds × 3 such reads that the GC may not have returned yet
+    // (recovery: at most MAX_CONCURRENT_RECOVERIES of them at once).
     const capMiB = (listener === "init" ? MAX_REQUEST_BYTES : MAX_RECOVER_REQUEST_BYTES) / (1024 * 1024);
     expect(rssMiB(pid) - before).toBeLessThan(48 + 2 * 3 * capMiB);
     expect(alive(t)).toBe(true);
@@ -354,6 +373,67 @@ describe("floods and slow clients (both listeners at once)", () => {
         d.socket.destroy();
       }
       for (const s of silent) s.socket.destroy();
+    }
+  });
+});
+
+describe("recovery listener: concurrent large bodies", () => {
+  test("at most 2 recovery bodies are read at once; a flood of 8 MiB bodies gets 503 BUSY unread, memory stays bounded", async () => {
+    const t = target("recovery");
+    const pid = t.proc.proc.pid;
+    expect(MAX_CONCURRENT_RECOVERIES).toBe(2);
+    // Warm up the request path (first TLS, evidence and HTTP use), so the baseline is steady.
+    expect(await typed(await post(t, "{"))).toBe("INVALID_REQUEST");
+    const before = rssMiB(pid);
+    const size = MAX_RECOVER_REQUEST_BYTES - 1024; // under the cap: a body the listener must read whole
+    const mib = new Uint8Array(1024 * 1024).fill(0x41);
+    // Two clients take both slots: each declares a large body, sends 1 MiB of it and then waits.
+    const holders = await Promise.all(
+      [0, 1].map(async () => {
+        const { socket } = await connectAttested("127.0.0.1", t.port, {
+          mode: "server-attested",
+          validators: validators(),
+        });
+        let answer = "";
+        socket.on("data", (d: Buffer) => {
+          answer += d.toString("latin1");
+        });
+        const closed = watch(socket);
+        socket.write(
+          `POST /v1/recover HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+        );
+        socket.write(mib);
+        return { socket, closed, answer: () => answer };
+      }),
+    );
+    try {
+      // Until both hold their slot, a small probe still gets a slot (and a 400); then it gets BUSY.
+      let probe = "";
+      for (let i = 0; i < 100 && probe !== "BUSY"; i++) {
+        probe = await refusedWith(await post(t, "{"));
+        if (probe !== "BUSY") await Bun.sleep(50);
+      }
+      expect(probe).toBe("BUSY");
+      // The flood: 12 more clients with 8 MiB bodies, all at once.
+      const big = new Uint8Array(size).fill(0x41);
+      const t0 = performance.now();
+      const answers = await Promise.all(Array.from({ length: 12 }, () => post(t, big)));
+      for (const r of answers) expect(await refusedWith(r)).toBe("BUSY");
+      // Refused without waiting for (or reading) the bodies.
+      expect(performance.now() - t0).toBeLessThan(15_000);
+      // 12 × 8 MiB were sent; only the two holders' bodies may be in memory (2 × 8 MiB), plus slack.
+      expect(rssMiB(pid) - before).toBeLessThan(32 + 2 * (MAX_RECOVER_REQUEST_BYTES / (1024 * 1024)));
+      // The holders finish their bodies (not JSON): read whole, then refused as invalid; the slots free.
+      for (const h of holders)
+        for (let sent = mib.length; sent < size; sent += mib.length)
+          h.socket.write(mib.subarray(0, Math.min(mib.length, size - sent)));
+      for (let i = 0; i < 200 && !holders.every((h) => h.answer().length > 0); i++) await Bun.sleep(25);
+      for (const h of holders) expect(h.answer()).toMatch(/^HTTP\/1\.1 400 /);
+      expect(await typed(await post(t, "{"))).toBe("INVALID_REQUEST");
+      expect(t.proc.lines.some((l) => l["msg"] === "recovery.busy")).toBe(true);
+      expect(alive(t)).toBe(true);
+    } finally {
+      for (const h of holders) h.socket.destroy();
     }
   });
 });
