@@ -8,6 +8,7 @@
 export { createTestPki, type TestPki } from "./certs.ts";
 export {
   type RecordedRequest,
+  type RequestAttributes,
   startTestApiServer,
   type TestApiServer,
   type TestApiServerOptions,
