@@ -11,6 +11,8 @@ export {
   type ApplyResult,
   applyAll,
   applyObject,
+  type CreateResult,
+  createObject,
   FIELD_MANAGER,
   getObject,
   sortForApply,

@@ -23,7 +23,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { toHex } from "@asterism/bytes";
-import { serializeMasterSecret } from "@asterism/keys";
 import {
   CONTROL_PLANE_FILE_NAMES,
   clusterPkiFiles,
@@ -31,11 +30,12 @@ import {
   writeControlPlaneFiles,
 } from "@asterism/kubeadm";
 import { localImage, localImageMeasurements, writeJoinConfig } from "@asterism/lifecycle";
-import { createClusterCa, createMtlsFetch, issueServiceCertificate } from "@asterism/mtls";
+import { createMtlsFetch } from "@asterism/mtls";
 import type { ListenAddress } from "@asterism/service";
 import { kubernetesState } from "@asterism/state";
 import { repoRoot } from "@asterism/testing";
 import * as v from "valibot";
+import { buildServiceObjects } from "../../apps/bootstrapper/src/cluster-objects.ts";
 import { ConfigSchema as JoinServiceConfigSchema } from "../../apps/join-service/src/config.ts";
 import { KmsConfigSchema } from "../../apps/kms/src/config.ts";
 import { ConfigSchema as VerificationServiceConfigSchema } from "../../apps/verification-service/src/config.ts";
@@ -179,36 +179,43 @@ const FIELDS: Record<string, string> = {
 };
 
 // ---------------------------------------------------------------------------------------------------------
-// Plausible contents of every documented object: what the bootstrapper (or the operator) would create.
+// The contents of every documented object: what the bootstrapper creates (the operator, by hand, the same).
 
 const NOW = new Date();
 const API_SERVER_ENDPOINT = "10.42.0.10:6443";
-const KMS_DNS_NAME = "kms.asterism-system.svc";
 let contents: Map<string, Record<string, string>>;
 
+/**
+ * The contents of every documented object: what the bootstrapper creates at init (cluster-objects.ts),
+ * decoded, plus the owners' anchor.
+ */
 async function objectContents(): Promise<Map<string, Record<string, string>>> {
-  const ca = await createClusterCa({ now: NOW });
-  const kms = await issueServiceCertificate(ca, {
-    service: "kms",
-    usage: "server",
-    dnsNames: [KMS_DNS_NAME],
-    now: NOW,
-  });
-  const join = await issueServiceCertificate(ca, { service: "join-service", usage: "client", now: NOW });
   const random = () => crypto.getRandomValues(new Uint8Array(32));
-  return new Map<string, Record<string, string>>([
-    ["Secret/kms-tls", { "tls.crt": kms.certPem, "tls.key": kms.keyPem, "ca.crt": ca.certPem }],
-    [
-      "Secret/join-service-kms-client-tls",
-      { "tls.crt": join.certPem, "tls.key": join.keyPem, "ca.crt": ca.certPem },
-    ],
-    [
-      "Secret/kms-master-secret",
-      { "master-secret.json": serializeMasterSecret({ key: random(), salt: random() }) },
-    ],
-    ["ConfigMap/join-service-config", { "api-server-endpoint": API_SERVER_ENDPOINT }],
-    ["ConfigMap/asterism-owner-anchor", { anchor: toHex(random()) }],
-  ]);
+  const built = await buildServiceObjects(
+    {
+      masterSecret: { key: random(), salt: random() },
+      measurementSalt: random(),
+      kubernetesVersion: "v1.33.0",
+      components: [],
+      apiServerEndpoint: API_SERVER_ENDPOINT,
+    },
+    NOW,
+  );
+  const out = new Map<string, Record<string, string>>();
+  for (const o of built) {
+    const data = (o as unknown as { data: Record<string, string> }).data;
+    out.set(
+      `${o.kind}/${o.metadata.name}`,
+      Object.fromEntries(
+        Object.entries(data).map(([k, val]) => [
+          k,
+          o.kind === "Secret" ? Buffer.from(val, "base64").toString("utf8") : val,
+        ]),
+      ),
+    );
+  }
+  out.set("ConfigMap/asterism-owner-anchor", { anchor: toHex(random()) });
+  return out;
 }
 
 const documentedKeys = (objects: readonly DocumentedObject[]) => (kind: string, name: string) =>
@@ -265,7 +272,7 @@ beforeAll(async () => {
   contents = await objectContents();
 });
 
-test("docs/deploy.md step 5 creates exactly the objects whose contents the test generates", () => {
+test("docs/deploy.md step 5 documents exactly the objects the bootstrapper creates, with their keys", () => {
   expect(DOCUMENTED.map((d) => `${d.kind}/${d.name}`).sort()).toEqual(
     [...contents.keys()].filter((k) => !OPTIONAL_OBJECTS.some((o) => `${o.kind}/${o.name}` === k)).sort(),
   );

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InitRequestSchema } from "@asterism/api";
 import type { Issuer } from "@asterism/attestation";
+import { parseMasterSecret } from "@asterism/keys";
 import { createKubeClient, getObject, type KubeClient } from "@asterism/kube-apply";
 import { createInitSecretChecker, type KubernetesInstaller } from "@asterism/kubeadm";
 import { bootLocalNode, localImage, NodeLock, type NodeTpm, openNodeTpm } from "@asterism/lifecycle";
@@ -102,9 +103,9 @@ function testNode(opts: { kubeadmRuns: boolean; connect: () => KubeClient }) {
     disk: disk as unknown as StateDisk,
     diskState: { kind: "fresh", uuid: "12345678-1234-1234-1234-123456789abc" },
     installer: installer(opts.kubeadmRuns),
-    applyManifests: (kubeconfig) => {
+    applyManifests: (kubeconfig, services) => {
       applyCalls++;
-      return apply(kubeconfig);
+      return apply(kubeconfig, services);
     },
     metadata: {} as MetadataClient,
     initSecret: createInitSecretChecker(hash),
@@ -141,6 +142,20 @@ describe("init applies the cluster manifests", () => {
     expect(t.logger.lines.find((l) => l["msg"] === "node.manifests_applied")?.["objects"]).toBe(
       embeddedManifests("qemu-vtpm").length,
     );
+    // The objects the manifests reference, from the init request (cluster-objects.ts).
+    const get = (kind: string, name: string) =>
+      getObject(adminClient(), { apiVersion: "v1", kind, namespace: "asterism-system", name });
+    for (const name of ["kms-tls", "join-service-kms-client-tls", "kms-master-secret"])
+      expect((await get("Secret", name))?.metadata.name).toBe(name);
+    const master = (await get("Secret", "kms-master-secret")) as unknown as { data: Record<string, string> };
+    const parsed = parseMasterSecret(Buffer.from(master.data["master-secret.json"] ?? "", "base64"));
+    expect(parsed.key).toEqual(MASTER_KEY);
+    const settings = (await get("ConfigMap", "join-service-config")) as unknown as {
+      data: Record<string, string>;
+    };
+    expect(settings.data["api-server-endpoint"]).toBe("127.0.0.1:6443");
+    const logs = JSON.stringify(t.logger.lines);
+    for (const secret of [b64(MASTER_KEY), "PRIVATE KEY"]) expect(logs.includes(secret)).toBe(false);
   });
 
   test("the apply fails: init fails with INIT_FAILED, the cause is logged coded, nothing secret is", async () => {
