@@ -73,7 +73,7 @@ const cases: { name: string; wantCode: PolicyCode; mutate: (objs: KubeObject[]) 
       void o.push({
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name: "kms-wrapped-key", namespace: "asterism-system" },
+        metadata: { name: "kms-master-secret", namespace: "asterism-system" },
       }),
   },
   {

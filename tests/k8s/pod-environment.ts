@@ -9,7 +9,7 @@
  * expansion) throws, so a manifest change the model does not understand fails the test instead of
  * being skipped.
  */
-import { type KubeObject, RESOURCES } from "@asterism/kube-apply";
+import type { KubeObject } from "@asterism/kube-apply";
 import * as v from "valibot";
 
 /** Where the kubelet mounts a pod's ServiceAccount token, CA and namespace. */
@@ -283,6 +283,3 @@ export function documentedObjects(markdown: string): DocumentedObject[] {
   }
   return out;
 }
-
-/** Resources the kube-apply table knows, to tell a typo in a rule from a real resource. */
-export const KNOWN_RESOURCES = new Set(RESOURCES.map((r) => r.plural));
