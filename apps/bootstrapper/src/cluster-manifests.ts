@@ -1,3 +1,4 @@
+import { isAsterismError } from "@asterism/errors";
 import {
   applyAll,
   createKubeClient,
@@ -201,10 +202,7 @@ export function createManifestApplier(opts: ApplyManifestsOptions) {
         // credentials (and the manifests hold no Secret: the policy checks forbid it; the service Secrets
         // go in request bodies only).
         throw new BootstrapperError("MANIFESTS_APPLY_FAILED", "Cannot apply the cluster manifests", {
-          actual:
-            err instanceof KubeError || err instanceof StateError
-              ? `${err.code}: ${err.message}`
-              : "unexpected error",
+          actual: isAsterismError(err) ? `${err.code}: ${err.message}` : "unexpected error",
           cause: err,
         });
       }
