@@ -328,6 +328,40 @@ describe("server refuses connections that do not prove themselves", () => {
     expect(a.handled()).toBe(0);
   });
 
+  test.each([
+    { name: "route that never reads its body", path: "/nowhere", status: 404 },
+    { name: "capped read that cancels the rest", path: "/capped", status: 413 },
+  ])(
+    "a body streamed on after its answer ($name) → connection closed, not buffered",
+    async ({ path, status }) => {
+      const a = await app({ mode: "server-attested" });
+      const { socket } = await verifyServer(a.server.port);
+      let answer = "";
+      let closed = false;
+      socket.on("data", (d: Buffer) => {
+        answer += d.toString("latin1");
+      });
+      socket.on("error", () => undefined);
+      socket.once("close", () => {
+        closed = true;
+      });
+      // A flooding client: 16 MiB of chunked body queued at once, whatever the server answers.
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const mib = new Uint8Array(1024 * 1024).fill(0x41);
+      for (let i = 0; i < 16; i++) {
+        socket.write(`${mib.length.toString(16)}\r\n`);
+        socket.write(mib);
+        socket.write("\r\n");
+      }
+      await eventually(() => closed, 3000);
+      expect(answer).toStartWith(`HTTP/1.1 ${status} `);
+      // The server stopped reading once its answer was out, instead of taking in (and keeping) it all.
+      const [server] = a.sockets;
+      expect(server).toBeDefined();
+      expect(server?.bytesRead ?? Number.POSITIVE_INFINITY).toBeLessThan(8 * 1024 * 1024);
+    },
+  );
+
   test("slow evidence issuance → ATTESTATION_TIMEOUT on the server, handshake fails", async () => {
     const a = await app({
       mode: "server-attested",

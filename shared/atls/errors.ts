@@ -17,6 +17,11 @@ export type AtlsErrorCode =
   | "NONCE_MALFORMED"
   /** Too many handshakes are waiting for evidence at once; this one was refused instead of queued. */
   | "BUSY"
+  /**
+   * The server cannot judge client evidence yet (e.g. the JoinService has no policy loaded); the
+   * connection was refused before validation. Like `BUSY`, a reason to retry, not a verdict on the peer.
+   */
+  | "NOT_READY"
   /** The peer certificate is not parseable DER, or not the shape aTLS mints (algorithm, size). */
   | "CERT_MALFORMED"
   /** The peer certificate's issuer is not its subject, or its signature does not verify under its own key. */

@@ -32,6 +32,9 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 /** Default request deadline. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
+/** Longest a connection whose request body was left unread may take to flush its answer before it is destroyed. */
+const UNREAD_BODY_GRACE_MS = 1_000;
+
 /**
  * Verified peers by socket. Module-wide because a handler only holds its request (`c.env.incoming.socket`
  * is the very TLSSocket aTLS verified, measured in Bun 1.4.5); weak, so closed sockets leave no trace.
@@ -107,8 +110,21 @@ export async function serveAttested(app: FetchApp, options: ServeAttestedOptions
   httpServer.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     arm(socket, requestTimeoutMs, "REQUEST_TIMEOUT");
+    let done = false;
     const next = () => {
-      if (!socket.destroyed) arm(socket, headersTimeoutMs, "HEADER_TIMEOUT");
+      if (done || socket.destroyed) return;
+      done = true;
+      // The answer went out before the request body was read to its end (a capped read refused it, or
+      // the route never read it): close instead of parsing the rest. Bun's node:http keeps whatever
+      // body bytes nobody consumes, so a client streaming a chunked body after its refusal would make
+      // the server buffer all of it (tests/load/bootstrapper-abuse.test.ts).
+      if (!req.complete) {
+        socket.pause();
+        socket.end(() => socket.destroy());
+        setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS).unref();
+        return;
+      }
+      arm(socket, headersTimeoutMs, "HEADER_TIMEOUT");
     };
     res.once("finish", next);
     res.once("close", next);

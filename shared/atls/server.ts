@@ -45,6 +45,12 @@ export interface AtlsServerOptions extends AtlsCommonOptions {
   readonly maxPendingAttestations?: number;
   /** Told about every refused connection, with its code (for logs, metrics and tests). */
   readonly onRejected?: (err: AtlsError) => void;
+  /**
+   * Whether client evidence can be judged now (client-attested and mutual modes). While it returns false,
+   * a client's evidence is refused with `NOT_READY` before any validator runs, so the client can tell "come
+   * back later" (no policy loaded yet) from a verdict on its evidence. Default: always ready.
+   */
+  readonly ready?: () => boolean;
 }
 
 /** A running aTLS listener. */
@@ -88,6 +94,7 @@ export async function createAtlsServer(
   );
   const host = options.host ?? "127.0.0.1";
   const onRejected = options.onRejected ?? (() => {});
+  const ready = options.ready ?? (() => true);
   const sockets = new Set<Socket>();
   /** Sockets already reported, so one failure yields one report. */
   const reported = new WeakSet<Socket>();
@@ -220,6 +227,7 @@ export async function createAtlsServer(
         pending += d;
       },
       maxPending,
+      ready,
     ).then(
       (peer) => {
         if (!socket.destroyed) onConnection(socket, peer);
@@ -265,6 +273,7 @@ async function acceptConnection(
   pending: () => number,
   addPending: (d: number) => void,
   maxPending: number,
+  ready: () => boolean,
 ): Promise<PeerAttestation | undefined> {
   const protocol = socket.getProtocol();
   if (protocol !== "TLSv1.3")
@@ -301,6 +310,11 @@ async function acceptConnection(
       validators,
       common.maxEvidenceBytes,
     );
+    if (!ready())
+      throw new AtlsError("NOT_READY", "Cannot judge the client's evidence yet", {
+        expected: "a server ready to validate (its policy loaded)",
+        actual: "not ready",
+      });
     if (pending() >= maxPending)
       throw new AtlsError("BUSY", "Cannot validate the client's evidence now", {
         expected: `fewer than ${maxPending} attestations in flight`,

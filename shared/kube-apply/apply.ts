@@ -143,3 +143,46 @@ export async function createObject(client: KubeClient, object: KubeObject): Prom
     });
   return { created: false, object: existing };
 }
+
+/** Options of {@link deleteObject}. */
+export interface DeleteOptions {
+  /**
+   * Delete only if the object is still at this `resourceVersion` (a `DeleteOptions` precondition; 409
+   * `CONFLICT` otherwise), so the object that was read and checked is the one removed.
+   */
+  readonly resourceVersion?: string;
+}
+
+/**
+ * Deletes one object by name. Idempotent: resolves `"absent"` when it does not exist (404), `"deleted"`
+ * when the API server accepted the delete. Other failures throw {@link KubeError}.
+ *
+ * @example
+ * await deleteObject(kube, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", name: "x" });
+ */
+export async function deleteObject(
+  client: KubeClient,
+  ref: { apiVersion: string; kind: string; namespace?: string; name: string },
+  options: DeleteOptions = {},
+): Promise<"deleted" | "absent"> {
+  const r = resourceFor(ref.apiVersion, ref.kind);
+  try {
+    await client.request({
+      method: "DELETE",
+      path: resourcePath(r, ref.namespace, ref.name),
+      ...(options.resourceVersion === undefined
+        ? {}
+        : {
+            body: {
+              apiVersion: "v1",
+              kind: "DeleteOptions",
+              preconditions: { resourceVersion: options.resourceVersion },
+            },
+          }),
+    });
+    return "deleted";
+  } catch (err) {
+    if (err instanceof KubeError && err.code === "NOT_FOUND") return "absent";
+    throw err;
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * Kubernetes objects for Asterism: a fixed resource table, schema validation with `kubernetes-models`, a
  * small REST client on Bun's `fetch` (whose `tls: { ca, cert, key }` is honoured, unlike
- * @kubernetes/client-node's TLS options under Bun), and server-side apply with field manager `asterism`.
+ * @kubernetes/client-node's TLS options under Bun), server-side apply with field manager `asterism`, and
+ * idempotent delete by name.
  *
  * @module
  */
@@ -13,6 +14,8 @@ export {
   applyObject,
   type CreateResult,
   createObject,
+  type DeleteOptions,
+  deleteObject,
   FIELD_MANAGER,
   getObject,
   sortForApply,

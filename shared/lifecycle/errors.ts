@@ -27,7 +27,9 @@ export class NodeIdentityError extends AsterismError<NodeIdentityErrorCode> {
  * - `UNAVAILABLE`: the endpoint could not be reached (connection refused, timeout) within the retry budget.
  * - `REFUSED`: the server answered with an error; `remoteCode` holds its code (e.g. `INIT_SECRET_INVALID`).
  * - `INVALID_RESPONSE`: the answer does not have the documented shape.
- * - `NOT_TRUSTED`: the peer's attestation failed (cause: the AtlsError).
+ * - `BUSY`: the aTLS server refused the connection for now, before judging our evidence (its `BUSY` bound
+ *   of pending attestations, or `NOT_READY`: no policy loaded yet); retry with backoff (cause: the AtlsError).
+ * - `NOT_TRUSTED`: the peer's attestation failed, or it refused ours (cause: the AtlsError).
  * - `CONFIG_INVALID`: a configuration value (TPM spec, listen address …) is unusable.
  * - `NODE_LOCKED`: the one-way node lock was already taken.
  * - `ABORTED`: the caller aborted (signal) or the deadline passed.
@@ -35,6 +37,7 @@ export class NodeIdentityError extends AsterismError<NodeIdentityErrorCode> {
 export type LifecycleErrorCode =
   | "UNAVAILABLE"
   | "REFUSED"
+  | "BUSY"
   | "INVALID_RESPONSE"
   | "NOT_TRUSTED"
   | "CONFIG_INVALID"

@@ -72,10 +72,23 @@ export function isUnavailable(err: unknown): boolean {
   return CONNECT_CODES.has(code);
 }
 
+/**
+ * Server verdicts that refuse a connection before judging its evidence (docs/atls.md §3.3 row 5): the
+ * server's bound of pending attestations, or no policy to judge with yet. They say "come back later".
+ */
+const COME_BACK_LATER = new Set(["BUSY", "NOT_READY"]);
+
 /** Map a transport/attestation failure of an aTLS call to a lifecycle error (answers pass through). */
 export function wrapAtlsFailure(err: unknown, action: string): unknown {
   if (err instanceof LifecycleError) return err;
   if (isUnavailable(err)) return new LifecycleError("UNAVAILABLE", action, { cause: err });
+  const verdict = err instanceof AtlsError && err.code === "PEER_REJECTED" ? (err.actual ?? "") : "";
+  if (COME_BACK_LATER.has(verdict))
+    return new LifecycleError("BUSY", action, {
+      expected: "a server with room to validate our evidence",
+      actual: verdict,
+      cause: err,
+    });
   if (err instanceof AtlsError)
     return new LifecycleError("NOT_TRUSTED", action, {
       expected: "an attested peer",

@@ -3,7 +3,9 @@
  * validator wrapper that extracts it, the one-way node lock, capped exponential backoff with jitter, the
  * node's TPM on demand (swtpm is single-client) and its issuer with a persistent AK, the local-cluster boot
  * simulation, the join configuration in cluster state, and the clients: `initCluster` (CLI side of init),
- * `requestJoinTicket` / `requestRejoinTicket` (joining nodes), `verifyNode` and `recoverNode`.
+ * `requestJoinTicket` / `requestRejoinTicket` (joining nodes, with `classifyTicketFailure` /
+ * `askEndpoints` for their retry loop: busy and unavailable are retried, refusals are final),
+ * `verifyNode` and `recoverNode`.
  *
  * The services themselves live in `apps/bootstrapper`, `apps/join-service`, `apps/verification-service`.
  *
@@ -82,6 +84,12 @@ export {
   readKubeconfig,
   SERVICE_ACCOUNT_DIR,
 } from "./state-spec.ts";
+export {
+  askEndpoints,
+  classifyTicketFailure,
+  isRetryableTicketFailure,
+  type TicketFailureKind,
+} from "./ticket-retry.ts";
 export {
   DEFAULT_TPM_IDLE_MS,
   type NodeTpm,

@@ -188,10 +188,12 @@ describe("local cluster end to end (compiled binaries)", () => {
     expect(v.code).toBe(0);
     const out = JSON.parse(v.out) as {
       valid: boolean;
-      nodes: { valid: boolean; eventLogVerified: boolean }[];
+      nodes: { valid: boolean; eventLogVerified: boolean; via: string }[];
     };
     expect(out.valid).toBe(true);
     expect(out.nodes.map((n) => n.valid)).toEqual([true, true]);
+    // Two nodes: asked through the real VerificationService's batch endpoint, inclusion proofs checked.
+    expect(out.nodes.map((n) => n.via)).toEqual(["batch", "batch"]);
     // Each document carries the simulated firmware's event log (plus the identity event) and it replays.
     expect(out.nodes.map((n) => n.eventLogVerified)).toEqual([true, true]);
   }, 30_000);

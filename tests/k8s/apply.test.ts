@@ -6,6 +6,7 @@ import { join } from "node:path";
 import {
   applyAll,
   createKubeClient,
+  deleteObject,
   getObject,
   KubeError,
   type KubeErrorCode,
@@ -117,6 +118,49 @@ describe("applying rendered overlays over mutual TLS", () => {
         name: "kms-tls",
       }),
     ).toBeUndefined();
+  });
+});
+
+describe("deleteObject", () => {
+  const NAMESPACE: KubeObject = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: "asterism-system" },
+  };
+  const cm = (name: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: "asterism-system" },
+    data: { a: "1" },
+  });
+  const ref = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", namespace: "asterism-system", name });
+
+  test("deletes once, then reports absent (idempotent)", async () => {
+    await applyAll(client(), [NAMESPACE, cm("to-delete")]);
+    expect(await deleteObject(client(), ref("to-delete"))).toBe("deleted");
+    expect(await getObject(client(), ref("to-delete"))).toBeUndefined();
+    expect(await deleteObject(client(), ref("to-delete"))).toBe("absent");
+  });
+
+  test("with a resourceVersion precondition: a stale version is CONFLICT and nothing is deleted", async () => {
+    const [, first] = await applyAll(client(), [NAMESPACE, cm("guarded")]);
+    const stale = first?.object.metadata.resourceVersion as string;
+    await applyAll(client(), [{ ...cm("guarded"), data: { a: "2" } }]);
+    expect(
+      (await kubeErrorCode(deleteObject(client(), ref("guarded"), { resourceVersion: stale }))).code,
+    ).toBe("CONFLICT");
+    const now = await getObject(client(), ref("guarded"));
+    expect(now).toBeDefined();
+    expect(
+      await deleteObject(client(), ref("guarded"), {
+        resourceVersion: now?.metadata.resourceVersion as string,
+      }),
+    ).toBe("deleted");
+  });
+
+  test("other failures are typed (401 without the token)", async () => {
+    const anon = createKubeClient({ server: tokenApi.url });
+    expect((await kubeErrorCode(deleteObject(anon, ref("x")))).code).toBe("API_ERROR");
   });
 });
 

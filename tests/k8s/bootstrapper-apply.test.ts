@@ -1,9 +1,11 @@
 // The bootstrapper's init step that applies the rendered k8s/ overlay (apps/bootstrapper/src/
 // cluster-manifests.ts), against the test API server (every stored object validated with
-// kubernetes-models), through the same admin-kubeconfig path the binary uses.
+// kubernetes-models), through the same admin-kubeconfig path the binary uses; and the removal of kubeadm's
+// bootstrap-token CSR auto-approval binding that follows it.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import {
+  applyObject,
   createKubeClient,
   FIELD_MANAGER,
   getObject,
@@ -20,9 +22,15 @@ import {
   VARIANT_OVERLAYS,
 } from "../../apps/bootstrapper/src/cluster-manifests.ts";
 import { BootstrapperError } from "../../apps/bootstrapper/src/errors.ts";
+import {
+  KUBEADM_BOOTSTRAP_AUTOAPPROVE,
+  KUBEADM_ROTATION_AUTOAPPROVE,
+} from "../../apps/bootstrapper/src/kubeadm-rbac.ts";
 import { EMBEDDED_MANIFESTS_PATH, embeddedManifestsText, renderAllOverlays } from "../../k8s/render/embed.ts";
 import {
   createTestPki,
+  KUBEADM_CSR_BINDINGS,
+  seedKubeadmCsrBindings,
   startTestApiServer,
   type TestApiServer,
   type TestPki,
@@ -108,10 +116,12 @@ describe("apply at init (admin kubeconfig, mutual TLS)", () => {
     const before = api.requests.length;
     const out = await apply(kubeconfigFor(api.url));
     const objects = embeddedManifests("qemu-vtpm");
-    expect(out).toEqual({ objects: objects.length, overlay: "qemu" });
+    // No kubeadm ran against this server, so its auto-approval binding is not there to remove.
+    expect(out).toEqual({ objects: objects.length, overlay: "qemu", bootstrapAutoApproval: "absent" });
     const sent = api.requests.slice(before);
-    expect(sent.map((r) => r.method)).toEqual(objects.map(() => "PATCH"));
-    for (const r of sent) expect(r.query["fieldManager"]).toBe(FIELD_MANAGER);
+    expect(sent.map((r) => r.method)).toEqual([...objects.map(() => "PATCH"), "GET"]);
+    for (const r of sent.filter((r) => r.method === "PATCH"))
+      expect(r.query["fieldManager"]).toBe(FIELD_MANAGER);
     for (const o of objects) {
       const stored = await getObject(admin(), {
         apiVersion: o.apiVersion,
@@ -151,6 +161,96 @@ describe("apply at init (admin kubeconfig, mutual TLS)", () => {
     const first = await versions();
     await apply(kubeconfigFor(api.url));
     expect(await versions()).toEqual(first);
+  });
+});
+
+describe("kubeadm's bootstrap-token CSR auto-approval is removed at init", () => {
+  test("after the apply, kubeadm:node-autoapprove-bootstrap is gone; self-renewal and CSR filing stay", async () => {
+    const server = await startTestApiServer({
+      tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requireClientCert: true },
+    });
+    try {
+      const client = () =>
+        createKubeClient({
+          server: server.url,
+          tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey },
+        });
+      await seedKubeadmCsrBindings(client());
+      const get = (name: string) =>
+        getObject(client(), {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRoleBinding",
+          name,
+        });
+      const rotation = await get(KUBEADM_ROTATION_AUTOAPPROVE);
+      expect(await get(KUBEADM_BOOTSTRAP_AUTOAPPROVE)).toBeDefined();
+
+      const logger = createMemoryLogger();
+      const apply = createManifestApplier({ variant: "qemu-vtpm", logger });
+      const before = server.requests.length;
+      const out = await apply(kubeconfigFor(server.url));
+      expect(out.bootstrapAutoApproval).toBe("deleted");
+      expect(await get(KUBEADM_BOOTSTRAP_AUTOAPPROVE)).toBeUndefined();
+      // Removed after the manifests, by name, carrying the resourceVersion it read.
+      const sent = server.requests.slice(before);
+      const del = sent.findIndex((r) => r.method === "DELETE");
+      expect(decodeURIComponent(sent[del]?.path ?? "")).toBe(
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeadm:node-autoapprove-bootstrap",
+      );
+      expect(sent.slice(0, del).filter((r) => r.method === "PATCH")).toHaveLength(
+        embeddedManifests("qemu-vtpm").length,
+      );
+      expect(sent.filter((r) => r.method === "DELETE")).toHaveLength(1);
+      // Untouched: nodes renewing their own certificate, and token holders filing (unapproved) CSRs.
+      expect((await get(KUBEADM_ROTATION_AUTOAPPROVE))?.metadata.resourceVersion).toBe(
+        rotation?.metadata.resourceVersion,
+      );
+      expect(await get("kubeadm:kubelet-bootstrap")).toBeDefined();
+      expect(logger.lines.find((l) => l["msg"] === "manifests.kubeadm_autoapprove_removed")?.["result"]).toBe(
+        "deleted",
+      );
+
+      // Idempotent: a second run (a retried init step) finds nothing to remove and succeeds.
+      expect((await apply(kubeconfigFor(server.url))).bootstrapAutoApproval).toBe("absent");
+      expect(await get(KUBEADM_ROTATION_AUTOAPPROVE)).toBeDefined();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a refused delete (e.g. 409: the binding changed between read and delete) fails the step, typed", async () => {
+    const server = await startTestApiServer({});
+    try {
+      const client = createKubeClient({ server: server.url });
+      await seedKubeadmCsrBindings(client);
+      // Every DELETE sees a newer resourceVersion than the GET before it: a racing writer.
+      const racing = createKubeClient({
+        server: server.url,
+        fetch: async (url, init) => {
+          if (init.method === "DELETE")
+            await applyObject(
+              client,
+              {
+                ...(KUBEADM_CSR_BINDINGS[1] as KubeObject),
+                metadata: { name: KUBEADM_BOOTSTRAP_AUTOAPPROVE, labels: { touched: "yes" } },
+              },
+              { fieldManager: "kubeadm" },
+            );
+          return fetch(url, init);
+        },
+      });
+      const apply = createManifestApplier({
+        variant: "qemu-vtpm",
+        logger: createMemoryLogger(),
+        connect: () => racing,
+        delayMs: 1,
+      });
+      const err = await applyError(apply("unused"));
+      expect(err.code).toBe("MANIFESTS_APPLY_FAILED");
+      expect(err.message).toContain("CONFLICT");
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -6,6 +6,7 @@
  * @module
  */
 export { createTestPki, type TestPki } from "./certs.ts";
+export { KUBEADM_CSR_BINDINGS, seedKubeadmCsrBindings } from "./kubeadm-defaults.ts";
 export {
   type RecordedRequest,
   type RequestAttributes,

@@ -26,14 +26,21 @@ const procs: Proc[] = [];
 
 /**
  * Start `bun apps/<app>/src/main.ts` with `env` (plus PATH and HOME), or the compiled `dist/<app>` when
- * `LIFECYCLE_TEST_BINARIES=1` (run `bun run build` first).
+ * `LIFECYCLE_TEST_BINARIES=1` (run `bun run build` first), or the executable `binary` when given.
  */
-export function startApp(name: string, app: string, env: Record<string, string>): Proc {
+export function startApp(
+  name: string,
+  app: string,
+  env: Record<string, string>,
+  opts: { readonly binary?: string } = {},
+): Proc {
   const compiled = join(repoRoot, "dist", app);
   const argv =
-    process.env["LIFECYCLE_TEST_BINARIES"] === "1" && existsSync(compiled)
-      ? [compiled]
-      : ["bun", join(repoRoot, "apps", app, "src", "main.ts")];
+    opts.binary !== undefined
+      ? [opts.binary]
+      : process.env["LIFECYCLE_TEST_BINARIES"] === "1" && existsSync(compiled)
+        ? [compiled]
+        : ["bun", join(repoRoot, "apps", app, "src", "main.ts")];
   const proc = Bun.spawn(argv, {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ...env },

@@ -2,7 +2,8 @@
  * Abuse of every network endpoint, against the real service processes on loopback: oversized and
  * malformed requests get a 4xx with a typed error body (never a 5xx) without the service buffering the
  * oversized body, and slow clients (slow-loris: connections that trickle or say nothing) neither starve
- * other clients nor stay connected forever.
+ * other clients nor stay connected forever. The bootstrapper's init and recovery listeners (the compiled
+ * binary) get the same treatment in bootstrapper-abuse.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

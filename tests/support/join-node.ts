@@ -30,8 +30,8 @@ export type JoinOutcome =
 export function retryable(err: unknown): boolean {
   if (isUnavailable(err)) return true;
   if (err instanceof LifecycleError && err.code === "REFUSED" && err.status === 503) return true;
-  // aTLS refusals that mean "try again" (the server was busy, or timed out waiting for us under load)
-  // arrive wrapped as NOT_TRUSTED by the lifecycle client; look at the cause.
+  // aTLS BUSY / NOT_READY verdicts are LifecycleError BUSY; timeouts under load may be wrapped (NOT_TRUSTED
+  // with the AtlsError as cause); look along the cause chain.
   for (
     let e: unknown = err, depth = 0;
     e !== undefined && depth < 4;

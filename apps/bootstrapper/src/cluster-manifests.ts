@@ -22,6 +22,11 @@ import {
   writeInitJoinConfig,
 } from "./cluster-objects.ts";
 import { BootstrapperError } from "./errors.ts";
+import {
+  type AutoApprovalRemoval,
+  KUBEADM_BOOTSTRAP_AUTOAPPROVE,
+  removeBootstrapAutoApproval,
+} from "./kubeadm-rbac.ts";
 // Rendered from k8s/overlays at build time (k8s/render/embed.ts, run by scripts/build.ts): the compiled
 // binary carries the manifests and needs no repository checkout.
 import embedded from "./manifests.generated.json" with { type: "json" };
@@ -129,6 +134,8 @@ export interface ApplyManifestsOptions {
 export interface ManifestsApplied {
   readonly objects: number;
   readonly overlay: string;
+  /** kubeadm's bootstrap-token CSR auto-approval binding: deleted now, or already absent (kubeadm-rbac.ts). */
+  readonly bootstrapAutoApproval: AutoApprovalRemoval;
   /** The objects the manifests reference, when the services were provisioned (cluster-objects.ts). */
   readonly services?: ServiceObjectsResult & { readonly joinConfigWritten: boolean };
 }
@@ -140,7 +147,11 @@ export interface ManifestsApplied {
  * `asterism`) of the variant's rendered overlay, so the pods find everything they mount when they are
  * created. Only an unreachable API server is retried (bounded; kubeadm returns once it is healthy, but a
  * restart of the static pod can race), with the same objects each time; any other failure is
- * `MANIFESTS_APPLY_FAILED` at once. Both steps are idempotent, so a retry after a partial run converges.
+ * `MANIFESTS_APPLY_FAILED` at once. Every step is idempotent, so a retry after a partial run converges.
+ *
+ * After the apply, kubeadm's `kubeadm:node-autoapprove-bootstrap` ClusterRoleBinding is deleted (also
+ * idempotent, same retry): a bootstrap token must not be a way to a kubelet certificate for any node
+ * name when the JoinService issues them bound to attested names (kubeadm-rbac.ts, docs/security.md).
  */
 export function createManifestApplier(opts: ApplyManifestsOptions) {
   const attempts = Math.max(1, Math.min(opts.attempts ?? 10, 100));
@@ -185,7 +196,17 @@ export function createManifestApplier(opts: ApplyManifestsOptions) {
         }
         const results = await applyAll(client, objects);
         opts.logger.log("info", "manifests.applied", { overlay, objects: results.length });
-        return { objects: results.length, overlay, ...(provisioned ? { services: provisioned } : {}) };
+        const bootstrapAutoApproval = await removeBootstrapAutoApproval(client);
+        opts.logger.log("info", "manifests.kubeadm_autoapprove_removed", {
+          binding: KUBEADM_BOOTSTRAP_AUTOAPPROVE,
+          result: bootstrapAutoApproval,
+        });
+        return {
+          objects: results.length,
+          overlay,
+          bootstrapAutoApproval,
+          ...(provisioned ? { services: provisioned } : {}),
+        };
       } catch (err) {
         const transient =
           (err instanceof KubeError && err.code === "TRANSPORT") ||

@@ -1,5 +1,6 @@
 // The init flow's manifest step (node.ts + cluster-manifests.ts): after kubeadm init the variant's overlay
-// is server-side-applied with the admin credentials; a failed apply fails init with a coded error and
+// is server-side-applied with the admin credentials, then kubeadm's bootstrap-token CSR auto-approval
+// binding is deleted; a failed apply fails init with a coded error and
 // leaks nothing; with the local installer the step is skipped and the answer says so. Real swtpm (PCR 15),
 // real cluster PKI and admin kubeconfig; the API server is tests/kube-apiserver, reached with the test
 // PKI (the node's freshly made CA is not the test server's).
@@ -19,12 +20,14 @@ import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import * as v from "valibot";
 import {
   createTestPki,
+  seedKubeadmCsrBindings,
   startTestApiServer,
   type TestApiServer,
   type TestPki,
 } from "../../../tests/kube-apiserver/index.ts";
 import { createManifestApplier, embeddedManifests } from "./cluster-manifests.ts";
 import { BootstrapperError } from "./errors.ts";
+import { KUBEADM_BOOTSTRAP_AUTOAPPROVE, KUBEADM_ROTATION_AUTOAPPROVE } from "./kubeadm-rbac.ts";
 import { createNode } from "./node.ts";
 import type { StateDisk } from "./state-disk.ts";
 
@@ -156,6 +159,25 @@ describe("init applies the cluster manifests", () => {
     expect(settings.data["api-server-endpoint"]).toBe("127.0.0.1:6443");
     const logs = JSON.stringify(t.logger.lines);
     for (const secret of [b64(MASTER_KEY), "PRIVATE KEY"]) expect(logs.includes(secret)).toBe(false);
+  });
+
+  test("kubeadm ran: its bootstrap-token CSR auto-approval binding is gone before init answers; self-renewal stays", async () => {
+    await seedKubeadmCsrBindings(adminClient());
+    const binding = (name: string) =>
+      getObject(adminClient(), {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        name,
+      });
+    expect(await binding(KUBEADM_BOOTSTRAP_AUTOAPPROVE)).toBeDefined();
+    const t = testNode({ kubeadmRuns: true, connect: adminClient });
+    await t.node.init(initRequest());
+    expect(await binding(KUBEADM_BOOTSTRAP_AUTOAPPROVE)).toBeUndefined();
+    expect(await binding(KUBEADM_ROTATION_AUTOAPPROVE)).toBeDefined();
+    const msgs = t.logger.lines.map((l) => l["msg"]);
+    expect(msgs.indexOf("manifests.kubeadm_autoapprove_removed")).toBeGreaterThan(
+      msgs.indexOf("manifests.applied"),
+    );
   });
 
   test("the apply fails: init fails with INIT_FAILED, the cause is logged coded, nothing secret is", async () => {

@@ -17,6 +17,7 @@ import {
   writeControlPlaneFiles,
 } from "@asterism/kubeadm";
 import {
+  askEndpoints,
   createKubeletCsr,
   LifecycleError,
   type NodeIdentity,
@@ -34,6 +35,7 @@ import { createAdminKubeconfig } from "./kubeconfig.ts";
 import { type Phase, runFiles, type Status, writeAtomic } from "./node-files.ts";
 import { createRecoveryGate } from "./recovery-approval.ts";
 import type { DiskState, StateDisk } from "./state-disk.ts";
+import { ticketRetryPolicy } from "./ticket-retry.ts";
 
 /** Everything the node's flows need (main.ts builds it; tests inject fakes). */
 export interface NodeDeps {
@@ -290,19 +292,15 @@ export function createNode(deps: NodeDeps) {
     /** The join client (reference §3.1): find a JoinService, attest, get a ticket, activate. */
     async join(): Promise<void> {
       const deadline = Date.now() + deps.joinTimeoutMs;
+      const joinRetry = ticketRetryPolicy(log, "join");
       let ticket: JoinTicket;
       let keyPem: string;
       try {
         ({ ticket, keyPem } = await retryWithBackoff(
-          async () => {
-            const endpoints = await joinEndpoints(deps);
-            let last: unknown = new LifecycleError(
-              "UNAVAILABLE",
-              "No JoinService endpoint is registered yet",
-            );
-            for (const endpoint of endpoints) {
-              if (clients.signal.aborted) break;
-              try {
+          async () =>
+            askEndpoints(
+              await joinEndpoints(deps),
+              async (endpoint) => {
                 const csr = await createKubeletCsr(deps.identity);
                 const t = await requestJoinTicket({
                   endpoint,
@@ -312,28 +310,15 @@ export function createNode(deps: NodeDeps) {
                   controlPlane: deps.identity.role === "control-plane",
                 });
                 return { ticket: t, keyPem: csr.keyPem };
-              } catch (err) {
-                last = err;
-              }
-            }
-            throw last;
-          },
-          {
-            ...deps.backoff,
-            deadline,
-            signal: clients.signal,
-            onRetry: (err, attempt, delayMs) =>
-              log.log(attempt < 3 ? "info" : "warn", "join.retry", {
-                attempt,
-                delayMs,
-                error: describeError(err).slice(0, 300),
-              }),
-          },
+              },
+              { signal: clients.signal, none: "No JoinService endpoint is registered yet" },
+            ),
+          { ...deps.backoff, deadline, signal: clients.signal, ...joinRetry },
         ));
       } catch (err) {
         if (clients.signal.aborted) return; // init (or nothing) won; the join client just stops
-        log.log("error", "join.gave_up", { error: describeError(err) });
-        status("failed", { error: "JOIN_TIMEOUT" });
+        log.log("error", "join.gave_up", { error: describeError(err), ...joinRetry.counts });
+        status("failed", { error: joinRetry.gaveUpCode(err) });
         rejectActivated(err);
         return;
       }
@@ -382,15 +367,14 @@ export function createNode(deps: NodeDeps) {
     async rejoin(): Promise<void> {
       if (deps.diskState.kind !== "initialized") return;
       const salt = deps.diskState.measurementSalt;
+      const rejoinRetry = ticketRetryPolicy(log, "rejoin");
       let result: { diskKey: Uint8Array; measurementSecret: Uint8Array };
       try {
         result = await retryWithBackoff(
-          async () => {
-            const endpoints = await joinEndpoints(deps);
-            let last: unknown = new LifecycleError("UNAVAILABLE", "No JoinService endpoint is registered");
-            for (const endpoint of endpoints) {
-              if (clients.signal.aborted) break;
-              try {
+          async () =>
+            askEndpoints(
+              await joinEndpoints(deps),
+              async (endpoint) => {
                 const t = await requestRejoinTicket({ endpoint, issuer: deps.issuer, diskUuid: uuid });
                 if (!(await deps.disk.testKey(t.diskKey))) {
                   wipe(t.diskKey);
@@ -400,28 +384,20 @@ export function createNode(deps: NodeDeps) {
                   );
                 }
                 return t;
-              } catch (err) {
-                last = err;
-              }
-            }
-            throw last;
-          },
+              },
+              { signal: clients.signal, none: "No JoinService endpoint is registered" },
+            ),
           {
             ...deps.backoff,
             deadline: Date.now() + deps.joinTimeoutMs,
             signal: clients.signal,
-            onRetry: (err, attempt, delayMs) =>
-              log.log(attempt < 3 ? "info" : "warn", "rejoin.retry", {
-                attempt,
-                delayMs,
-                error: describeError(err).slice(0, 300),
-              }),
+            ...rejoinRetry,
           },
         );
       } catch (err) {
         if (clients.signal.aborted) return;
-        log.log("error", "rejoin.gave_up", { error: describeError(err) });
-        status("failed", { error: "REJOIN_TIMEOUT" });
+        log.log("error", "rejoin.gave_up", { error: describeError(err), ...rejoinRetry.counts });
+        status("failed", { error: rejoinRetry.gaveUpCode(err) });
         rejectActivated(err);
         return;
       }

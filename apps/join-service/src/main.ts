@@ -148,6 +148,8 @@ const atls = await serveAttested(app, {
   port: config.ASTERISM_JOIN_LISTEN.port,
   // One join runs one validation; a burst of nodes should queue in the kernel, not be refused as BUSY.
   maxPendingAttestations: 256,
+  // No policy yet: nodes hear NOT_READY (retry), not EVIDENCE_REJECTED (a verdict they give up on).
+  ready: () => holder.current() !== undefined,
   onRejected: (err) => {
     rejected.inc({ code: err.code });
     logger.log("warn", "join.atls_rejected", { code: err.code, reason: err.message.slice(0, 300) });

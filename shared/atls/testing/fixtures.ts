@@ -21,16 +21,24 @@ export interface TestApp {
   readonly handled: () => number;
   /** Codes the server reported through onRejected, in order. */
   readonly rejected: string[];
+  /** The server side of every connection a handler ran on (to read `bytesRead`). */
+  readonly sockets: readonly net.Socket[];
   close(): Promise<void>;
 }
 
-/** Serve a small Hono app: GET /whoami returns the peer's variant and measurements, POST /echo echoes. */
+/**
+ * Serve a small Hono app: GET /whoami returns the peer's variant and measurements, POST /echo echoes,
+ * POST /capped reads one chunk of its body, cancels the rest and answers 413.
+ */
 export async function startApp(options: ServeAttestedOptions): Promise<TestApp> {
   let handled = 0;
   const rejected: string[] = [];
   const app = new Hono();
-  app.use(async (_c, next) => {
+  const sockets: net.Socket[] = [];
+  app.use(async (c, next) => {
     handled++;
+    const socket = (c.env as { incoming?: { socket?: net.Socket } } | undefined)?.incoming?.socket;
+    if (socket !== undefined && !sockets.includes(socket)) sockets.push(socket);
     await next();
   });
   app.get("/whoami", (c) => {
@@ -42,6 +50,13 @@ export async function startApp(options: ServeAttestedOptions): Promise<TestApp> 
     });
   });
   app.post("/echo", async (c) => c.body(await c.req.arrayBuffer(), 201, { "x-echo": "1" }));
+  // A capped read as the services do it (readBodyText): take the first chunk, cancel the rest, refuse.
+  app.post("/capped", async (c) => {
+    const reader = c.req.raw.body?.getReader();
+    await reader?.read();
+    await reader?.cancel();
+    return c.json({ error: { code: "TOO_LARGE", message: "body too large" } }, 413);
+  });
   const server = await serveAttested(app, {
     ...options,
     onRejected: (e) => {
@@ -54,6 +69,7 @@ export async function startApp(options: ServeAttestedOptions): Promise<TestApp> 
     url: `https://127.0.0.1:${server.port}`,
     handled: () => handled,
     rejected,
+    sockets,
     close: () => server.close(),
   };
 }

@@ -1,12 +1,24 @@
 /**
- * The VerificationService client (docs/lifecycle.md §3 "Verify"): send a fresh 32-byte nonce, get the
- * node's attestation document, and check it against the cluster's policy — authenticity (quote
+ * The VerificationService client (docs/lifecycle.md §3 "Verify"): send a fresh 32-byte nonce (to the
+ * batch endpoint when asked, with an inclusion proof for it in the answer), get the node's attestation
+ * document, and check it against the cluster's policy — authenticity (quote
  * signature, AK, nonce binding, event log replay) and measurements, with PCR 15 bound to the cluster ID.
  * A mismatch names every failing PCR and what it measures.
  */
 
-import { VERIFY_NONCE_BYTES, VERIFY_USER_DATA, VerifyResponseSchema } from "@asterism/api";
-import { type AttestationPolicy, validateDocument } from "@asterism/attestation";
+import {
+  API_PATHS,
+  BatchedVerifyResponseSchema,
+  VERIFY_NONCE_BYTES,
+  VERIFY_USER_DATA,
+  VerifyResponseSchema,
+} from "@asterism/api";
+import {
+  type AttestationPolicy,
+  type InclusionProof,
+  validateBatchedDocument,
+  validateDocument,
+} from "@asterism/attestation";
 import { constantTimeEqual, fromBase64, toBase64Url } from "@asterism/bytes";
 import { describeError, isAsterismError } from "@asterism/errors";
 import { MeasurementMismatchError } from "@asterism/measurements";
@@ -24,6 +36,12 @@ export interface VerifyNodeOptions {
   readonly now?: () => Date;
   readonly timeoutMs?: number;
   readonly build?: string;
+  /**
+   * Ask the batch endpoint (`POST /v1/attest/batch`): the node quotes once for every verifier waiting at
+   * that moment, and the answer proves this verifier's nonce is in the batch. A node without the endpoint
+   * (404/405/501: an older node, or Constellation's service) is asked the single way instead.
+   */
+  readonly batch?: boolean;
 }
 
 /** One failing PCR, named. */
@@ -45,6 +63,8 @@ export type NodeVerdict =
       /** The document's TCG event log parsed and replayed to the quoted PCRs. */
       readonly eventLogVerified: boolean;
       readonly warnings: readonly string[];
+      /** Which endpoint answered: the batch endpoint or the single-nonce one (`GET /?nonce=`). */
+      readonly via: "batch" | "single";
     }
   | {
       readonly url: string;
@@ -81,20 +101,62 @@ export function mismatchesOf(err: unknown): PcrMismatch[] {
   return [];
 }
 
-/** Fetch the document for `nonce`. Network and HTTP failures are ClusterError (not a verdict). */
-async function fetchDocument(opts: VerifyNodeOptions, nonce: Uint8Array): Promise<Uint8Array> {
+/** Statuses that mean "this node has no batch endpoint": ask it the single way. */
+const NO_BATCH_ENDPOINT = new Set([404, 405, 501]);
+
+async function request(opts: VerifyNodeOptions, url: string, init: RequestInit = {}): Promise<Response> {
   const doFetch = opts.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
-  const url = `${opts.url.replace(/\/+$/, "")}/?nonce=${toBase64Url(nonce)}`;
-  let res: Response;
   try {
-    res = await doFetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    return await doFetch(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
   } catch (cause) {
     throw new ClusterError("UNREACHABLE", `Cannot reach the VerificationService at ${opts.url}`, {
       actual: describeError(cause),
       cause,
     });
   }
+}
+
+/** Fetch the document for `nonce`. Network and HTTP failures are ClusterError (not a verdict). */
+async function fetchDocument(opts: VerifyNodeOptions, nonce: Uint8Array): Promise<Uint8Array> {
+  const res = await request(opts, `${opts.url.replace(/\/+$/, "")}/?nonce=${toBase64Url(nonce)}`);
+  const { data } = await readJson(opts, res, VerifyResponseSchema, '{"data": base64}');
+  return decodeData(opts, data);
+}
+
+/**
+ * Fetch a batched document for `nonce` (`POST /v1/attest/batch`), or `undefined` when the node has no
+ * batch endpoint. Other failures are ClusterError, as for the single path.
+ */
+async function fetchBatchedDocument(
+  opts: VerifyNodeOptions,
+  nonce: Uint8Array,
+): Promise<{ document: Uint8Array; proof: InclusionProof } | undefined> {
+  const res = await request(opts, `${opts.url.replace(/\/+$/, "")}${API_PATHS.attestBatch}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ nonce: toBase64Url(nonce) }),
+  });
+  if (NO_BATCH_ENDPOINT.has(res.status)) {
+    await res.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const { data, proof } = await readJson(
+    opts,
+    res,
+    BatchedVerifyResponseSchema,
+    '{"data": base64, "proof": {index, size, path}}',
+  );
+  return { document: decodeData(opts, data), proof };
+}
+
+async function readJson<T>(
+  opts: VerifyNodeOptions,
+  res: Response,
+  schema: v.GenericSchema<unknown, T>,
+  shape: string,
+): Promise<T> {
   if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
     throw new ClusterError("UNREACHABLE", `VerificationService at ${opts.url} failed`, {
       expected: "HTTP 200",
       actual: `HTTP ${res.status}`,
@@ -112,13 +174,15 @@ async function fetchDocument(opts: VerifyNodeOptions, nonce: Uint8Array): Promis
   } catch (cause) {
     throw new ClusterError("BAD_RESPONSE", `VerificationService at ${opts.url} answered no JSON`, { cause });
   }
-  const r = v.safeParse(VerifyResponseSchema, body);
+  const r = v.safeParse(schema, body);
   if (!r.success)
-    throw new ClusterError("BAD_RESPONSE", `VerificationService at ${opts.url}`, {
-      expected: '{"data": base64}',
-    });
+    throw new ClusterError("BAD_RESPONSE", `VerificationService at ${opts.url}`, { expected: shape });
+  return r.output;
+}
+
+function decodeData(opts: VerifyNodeOptions, data: string): Uint8Array {
   try {
-    return fromBase64(r.output.data);
+    return fromBase64(data);
   } catch (cause) {
     throw new ClusterError("BAD_RESPONSE", `VerificationService at ${opts.url}`, {
       expected: "base64 data",
@@ -134,14 +198,21 @@ async function fetchDocument(opts: VerifyNodeOptions, nonce: Uint8Array): Promis
 export async function verifyNode(opts: VerifyNodeOptions): Promise<NodeVerdict> {
   const random = opts.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
   const nonce = random(VERIFY_NONCE_BYTES);
-  const doc = await fetchDocument(opts, nonce);
+  const batched = opts.batch ? await fetchBatchedDocument(opts, nonce) : undefined;
+  const via = batched === undefined ? "single" : "batch";
+  const doc = batched?.document ?? (await fetchDocument(opts, nonce));
   try {
-    const r = await validateDocument(doc, {
+    const options = {
       policy: opts.policy,
       nonce,
       ...(opts.now ? { now: opts.now } : {}),
       build: opts.build ?? "asterism",
-    });
+    };
+    // Batched: our nonce must be a leaf of the tree whose root the document was issued for.
+    const r =
+      batched === undefined
+        ? await validateDocument(doc, options)
+        : await validateBatchedDocument(doc, batched.proof, options);
     if (!constantTimeEqual(r.claims.userData, VERIFY_USER_DATA)) {
       // A document made for another purpose (e.g. an aTLS certificate's) must not pass as a verify answer.
       return {
@@ -159,6 +230,7 @@ export async function verifyNode(opts: VerifyNodeOptions): Promise<NodeVerdict> 
       measurements: r.claims.measurements,
       eventLogVerified: r.claims.details["eventLogVerified"] === true,
       warnings: r.claims.warnings,
+      via,
     };
   } catch (err) {
     const mismatches = mismatchesOf(err);

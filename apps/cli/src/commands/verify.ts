@@ -50,6 +50,9 @@ export const verifyClusterCommand = defineCommand({
     "Sends a fresh 32-byte nonce to each node's VerificationService and validates the returned document:",
     "quote signature, nonce binding, event-log replay, the configured measurements, and PCR 15 =",
     "SHA-256(0^32 || SHA-256(clusterID)). Without --node, every node in the state file is verified.",
+    "With several nodes, each is asked through its batch endpoint (POST /v1/attest/batch: one quote",
+    "serves every verifier waiting, with a proof that this nonce is in the batch); a node without it is",
+    "asked with GET /?nonce=.",
   ].join("\n"),
   options: [
     WORKSPACE_OPTION,
@@ -91,10 +94,13 @@ export const verifyClusterCommand = defineCommand({
     }
     const clusterId = clusterIdFrom(ctx.values["cluster-id"], state?.clusterValues?.clusterID);
     const policy = nodePolicy(config, clusterId);
+    // Many nodes at once: the batch endpoint, so a node answering us and other verifiers together
+    // quotes once; nodes without it are asked the single way.
+    const batch = targets.length > 1;
     const results: Result[] = await Promise.all(
       targets.map(async (t): Promise<Result> => {
         try {
-          const r = await verifyNode({ url: t.url, policy, build: `asterism ${VERSION}` });
+          const r = await verifyNode({ url: t.url, policy, build: `asterism ${VERSION}`, batch });
           return t.name ? { ...r, name: t.name } : r;
         } catch (err) {
           if (!(err instanceof ClusterError)) throw err;
@@ -127,8 +133,9 @@ export const verifyClusterCommand = defineCommand({
       if (r.valid) {
         const indices = Object.keys(r.measurements).length;
         const log = r.eventLogVerified ? "event log replayed" : "no event log";
+        const via = r.via === "batch" ? ", batched" : "";
         ctx.io.stdout(
-          `${s.green("valid")}    ${who}: ${r.variant}, ${indices} PCRs quoted, ${log}, cluster ${short}…\n`,
+          `${s.green("valid")}    ${who}: ${r.variant}, ${indices} PCRs quoted, ${log}${via}, cluster ${short}…\n`,
         );
         for (const w of r.warnings) ctx.io.stdout(`         ${s.yellow("warning:")} ${w}\n`);
       } else {
