@@ -9,12 +9,15 @@
  *    (Secret, ConfigMap, hostPath) projecting that file; every key referenced exists in the documented
  *    objects; every listener the pod declares, probes or scrapes is one the app opens, on all interfaces;
  * 3. used to start the compiled binary (dist/, `bun scripts/build.ts`) with the mounts mirrored into a
- *    temporary tree (paths and listeners remapped to it and to loopback), to see how far it gets:
+ *    temporary tree holding what the bootstrapper creates at init (paths and listeners remapped to it and
+ *    to loopback), to see how far it gets:
  *    - kms: serves; its probes answer without a client certificate; the JoinService's mounted client
  *      certificate fetches a data key under the KMS's documented DNS name (the Secrets pair up);
  *    - join-service: ready (/readyz 200) against the test API server, reached in-cluster with its
- *      ServiceAccount token through the rendered RBAC (never a 401/403); it stops before a join (no
- *      attesting node) and before dialing the KMS (kms.asterism-system.svc does not resolve here);
+ *      ServiceAccount token through the rendered RBAC (never a 401/403), without owners and with them
+ *      (anchor from its ConfigMap, the owners' log listed by label, the approved policy enforced); it
+ *      stops before a join (no attesting node) and before dialing the KMS (kms.asterism-system.svc does
+ *      not resolve here);
  *    - verification-service: past configuration to opening /dev/tpmrm0, which this machine does not
  *      have (`verification-service.tpm_open_failed`); with a TPM it would listen and answer /healthz.
  */
@@ -33,7 +36,7 @@ import { localImage, localImageMeasurements, writeJoinConfig } from "@asterism/l
 import { createMtlsFetch } from "@asterism/mtls";
 import type { ListenAddress } from "@asterism/service";
 import { kubernetesState } from "@asterism/state";
-import { repoRoot } from "@asterism/testing";
+import { createTestOwners, repoRoot } from "@asterism/testing";
 import * as v from "valibot";
 import { buildServiceObjects } from "../../apps/bootstrapper/src/cluster-objects.ts";
 import { ConfigSchema as JoinServiceConfigSchema } from "../../apps/join-service/src/config.ts";
@@ -432,9 +435,13 @@ beforeAll(async () => {
  * kubeadm PKI on its hostPath, a placeholder identity event log, emptyDirs, the ServiceAccount token) and
  * return its environment with every path and listener remapped.
  */
-async function materialize(w: WorkloadContainer, dir: string): Promise<Record<string, string>> {
+async function materialize(
+  w: WorkloadContainer,
+  dir: string,
+  withOptional = false,
+): Promise<Record<string, string>> {
   const app = appOf(w);
-  const env = environmentOf(w, false);
+  const env = environmentOf(w, withOptional);
   const keysOf = documentedKeys(DOCUMENTED);
   const write = (path: string, data: string | Uint8Array) => {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -595,6 +602,60 @@ describe("the compiled binaries with the rendered environment", () => {
     );
     expect(mine.length).toBeGreaterThan(0);
     expect(api.requests.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
+  });
+
+  test("join-service with owners: the anchor from its ConfigMap, the owners' log listed through the rendered RBAC", async () => {
+    // The owners' genesis and an approval of the join configuration's policy, in asterism-system, as
+    // `asterism init --owner` and the owners would write them; the anchor ConfigMap holds the genesis hash.
+    const admin = kubernetesState({
+      server: api.url,
+      namespace: "asterism-system",
+      ca: pki.ca,
+      token: ADMIN_TOKEN,
+    });
+    const owners = await createTestOwners(admin);
+    const measurements = localImageMeasurements(localImage("drift"));
+    await owners.approve("attestation-policy", {
+      policy: {
+        measurements: Object.fromEntries(
+          [...measurements].map(([i, m]) => [
+            String(i),
+            { expected: m.expected, warnOnly: m.warnOnly ?? false },
+          ]),
+        ),
+      },
+    });
+    contents.set("ConfigMap/asterism-owner-anchor", { anchor: owners.anchor });
+    const dir = join(root, "join-service-owners");
+    mkdirSync(dir);
+    const env = await materialize(container("join-service"), dir, true);
+    expect(env["ASTERISM_OWNER_ANCHOR"]).toBe(owners.anchor);
+    const endpoints = join(dir, "endpoints.json");
+    const before = api.requests.length;
+    const child = spawn("join-service", dir, {
+      ...env,
+      ASTERISM_ENDPOINTS_FILE: endpoints,
+      KUBERNETES_SERVICE_HOST: "127.0.0.1",
+      KUBERNETES_SERVICE_PORT: new URL(api.url).port,
+    });
+    const http = await waitFor("the ops listener", () => {
+      if (child.exitCode !== null) throw new Error(`join-service exited ${child.exitCode}: ${logOf(dir)}`);
+      try {
+        return (JSON.parse(readFileSync(endpoints, "utf8")) as Record<string, string>)["http"];
+      } catch {
+        return undefined;
+      }
+    });
+    await waitFor("/readyz 200", async () =>
+      (await fetch(`${http}/readyz`)).status === 200 ? true : undefined,
+    );
+    expect(logOf(dir)).toContain('"approvedIn":1');
+    expect(logOf(dir)).not.toContain("owner_approval_disabled");
+    const mine = api.requests
+      .slice(before)
+      .filter((r) => r.attributes?.user === serviceAccountUser("asterism-system", "join-service"));
+    expect(mine.some((r) => r.attributes?.verb === "list" && r.status === 200)).toBe(true);
+    expect(mine.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
   });
 
   test("verification-service: past configuration, to the TPM", async () => {
