@@ -2,12 +2,14 @@
 /**
  * Build the Asterism node image from Debian packages only (see image/README.md):
  *
- *   bun image/build.ts [--out DIR] [--bootstrapper FILE] [--force]
+ *   bun image/build.ts [--out DIR] [--bin-dir DIR] [--force] [--reuse-root]
  *
  * Outputs in DIR (default dist/image): asterism-node.raw (GPT disk: ESP with the UKI at the removable
  * media boot path, squashfs root, dm-verity hash tree), asterism-node.efi (the UKI), manifest.json
  * (package versions, hashes, root hash, command line). The build is skipped when inputs.sha256 in DIR
- * matches the inputs (image definition, bootstrapper binary, apt sources, stub, SOURCE_DATE_EPOCH).
+ * matches the inputs (image definition, the service binaries, apt sources, stub, SOURCE_DATE_EPOCH).
+ * The service binaries (bootstrapper, join-service, kms, verification-service) come from `--bin-dir`
+ * (default dist/, `bun scripts/build.ts`).
  * Needs root (mmdebstrap --mode=root) and: mmdebstrap squashfs-tools cryptsetup-bin dosfstools mtools
  * fdisk binutils systemd-boot-efi.
  */
@@ -30,19 +32,36 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { toHex } from "@asterism/bytes";
 import { parsePe } from "@asterism/measured-boot";
+import { guestEnvironment, renderEnvironmentFile } from "./guest-env.ts";
 
 const repo = resolve(import.meta.dir, "..");
 const { values: opts } = parseArgs({
   options: {
     out: { type: "string", default: join(repo, "dist", "image") },
-    bootstrapper: { type: "string", default: join(repo, "dist", "bootstrapper") },
+    "bin-dir": { type: "string", default: join(repo, "dist") },
     force: { type: "boolean", default: false },
-    /** Development: reuse <out>/.work/root from a previous (failed) run instead of running mmdebstrap. */
+    /**
+     * Development: reuse the package root (<out>/.work/root) of an earlier run instead of running mmdebstrap,
+     * and keep it afterwards. Only image/packages.txt and the initramfs hooks need a fresh root; the
+     * overlay, binaries, env files and units are applied on every build.
+     */
     "reuse-root": { type: "boolean", default: false },
   },
 });
 const out = resolve(opts.out);
-const bootstrapper = resolve(opts.bootstrapper);
+const binDir = resolve(opts["bin-dir"]);
+
+/** The compiled services in the image, each at /usr/lib/asterism/<name> (`bun scripts/build.ts`). */
+const SERVICE_BINARIES = ["bootstrapper", "join-service", "kms", "verification-service"] as const;
+/** Units enabled in the image (kms and join-service start only where their env file exists). */
+const ENABLED_UNITS = [
+  "asterism-boot-report.service",
+  "asterism-bootstrapper.service",
+  "asterism-verification-service.service",
+  "asterism-kms.service",
+  "asterism-join-service.service",
+  "systemd-networkd.service",
+];
 
 /** 2025-11-25T00:00:00Z unless the caller pins another epoch. */
 const SOURCE_DATE_EPOCH = Number(process.env.SOURCE_DATE_EPOCH ?? "1764028800");
@@ -145,7 +164,7 @@ function inputsKey(sources: string[]): string {
     if (rel.endsWith(".test.ts") || rel === "README.md" || rel === "vm.ts") continue;
     add(`${rel}:${(statSync(f).mode & 0o777).toString(8)}`, readFileSync(f));
   }
-  add("bootstrapper", readFileSync(bootstrapper));
+  for (const b of SERVICE_BINARIES) add(`bin/${b}`, readFileSync(join(binDir, b)));
   add("stub", readFileSync(STUB));
   for (const s of sources) add(s, readFileSync(s));
   return h.digest("hex");
@@ -155,29 +174,36 @@ function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
+/** Units masked in the image (no login anywhere; see README "Services"). */
+const MASKED_UNITS = [
+  "getty.target",
+  "getty@.service",
+  "serial-getty@.service",
+  "console-getty.service",
+  "emergency.service",
+  "rescue.service",
+  "debug-shell.service",
+  // systemd 252 userspace PCR 11 phase measurements: masked so PCR 11 holds the UKI alone (README).
+  "systemd-pcrphase.service",
+  "systemd-pcrphase-sysinit.service",
+  "systemd-pcrphase-initrd.service",
+  // Package maintenance timers: nothing to update on a read-only root, and no network to do it with.
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "dpkg-db-backup.timer",
+  "e2scrub_all.timer",
+];
+
+/**
+ * The package root: mmdebstrap (minbase + image/packages.txt) and what depends on packages only: the
+ * initramfs (with our verity hook from the overlay), root's locked password, an empty machine-id.
+ */
 function buildRoot(work: string, sources: string[]): string {
   const rootDir = join(work, "root");
   const overlay = join(import.meta.dir, "rootfs");
   const q = shellQuote;
-  const masked = [
-    "getty.target",
-    "getty@.service",
-    "serial-getty@.service",
-    "console-getty.service",
-    "emergency.service",
-    "rescue.service",
-    "debug-shell.service",
-    // systemd 252 userspace PCR 11 phase measurements: masked so PCR 11 holds the UKI alone (README).
-    "systemd-pcrphase.service",
-    "systemd-pcrphase-sysinit.service",
-    "systemd-pcrphase-initrd.service",
-  ];
   const hooks = [
     `cp -a ${q(`${overlay}/.`)} "$1"/`,
-    `install -D -m 0755 ${q(bootstrapper)} "$1"/usr/lib/asterism/bootstrapper`,
-    `chroot "$1" systemctl enable asterism-bootstrapper.service asterism-boot-report.service systemd-networkd.service`,
-    `chroot "$1" systemctl mask ${masked.join(" ")}`,
-    `chroot "$1" systemctl set-default multi-user.target`,
     // Root has no password ("*") in a fresh Debian; lock it explicitly so that stays true.
     `chroot "$1" passwd -l root`,
     `chroot "$1" update-initramfs -u -k all`,
@@ -204,6 +230,25 @@ function buildRoot(work: string, sources: string[]): string {
   log("mmdebstrap (minutes)…");
   run(argv);
   return rootDir;
+}
+
+/**
+ * What Asterism adds to the package root, on every build (also with --reuse-root): the overlay (units,
+ * modules-load.d, boot report …), the service binaries, the env files generated from @asterism/node-vm's
+ * constants (guest-env.ts), enabled and masked units.
+ */
+function customizeRoot(rootDir: string): void {
+  const overlay = join(import.meta.dir, "rootfs");
+  run(["cp", "-a", `${overlay}/.`, `${rootDir}/`]);
+  for (const b of SERVICE_BINARIES)
+    run(["install", "-D", "-m", "0755", join(binDir, b), join(rootDir, "usr", "lib", "asterism", b)]);
+  const etc = join(rootDir, "etc", "asterism");
+  mkdirSync(etc, { recursive: true, mode: 0o755 });
+  for (const [name, vars] of Object.entries(guestEnvironment()))
+    writeFileSync(join(etc, `${name}.env`), renderEnvironmentFile(vars), { mode: 0o644 });
+  run(["chroot", rootDir, "systemctl", "enable", ...ENABLED_UNITS]);
+  run(["chroot", rootDir, "systemctl", "mask", ...MASKED_UNITS]);
+  run(["chroot", rootDir, "systemctl", "set-default", "multi-user.target"]);
 }
 
 interface Manifest {
@@ -370,8 +415,11 @@ function assembleDisk(work: string, esp: string, sqfs: string, verity: string, r
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(bootstrapper))
-    throw new Error(`${bootstrapper} missing: run \`bun scripts/build.ts bootstrapper\``);
+  const missing = SERVICE_BINARIES.filter((b) => !existsSync(join(binDir, b)));
+  if (missing.length > 0)
+    throw new Error(
+      `${missing.map((b) => join(binDir, b)).join(", ")} missing: run \`bun scripts/build.ts ${missing.join(" ")}\``,
+    );
   const sources = aptSources();
   const key = inputsKey(sources);
   const keyFile = join(out, "inputs.sha256");
@@ -392,6 +440,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
 
   const rootDir = reuse ? join(work, "root") : buildRoot(work, sources);
+  if (reuse) log("reusing the package root of an earlier build (--reuse-root)");
+  customizeRoot(rootDir);
   const kernels = readdirSync(join(rootDir, "boot")).filter((f) => f.startsWith("vmlinuz-"));
   if (kernels.length !== 1) throw new Error(`expected one kernel in /boot, found ${kernels.join(", ")}`);
   const kver = kernels[0]!.slice("vmlinuz-".length);
@@ -501,7 +551,11 @@ async function main(): Promise<void> {
   };
   writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(keyFile, `${key}\n`);
-  rmSync(work, { recursive: true, force: true });
+  if (opts["reuse-root"] === true) {
+    // Keep the package root for the next --reuse-root build; drop the rest.
+    for (const e of readdirSync(work))
+      if (e !== "root") rmSync(join(work, e), { recursive: true, force: true });
+  } else rmSync(work, { recursive: true, force: true });
   log(`built ${out} in ${Math.round((performance.now() - t0) / 1000)} s (root hash ${rootHashHex})`);
 }
 

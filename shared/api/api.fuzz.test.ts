@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { toBase64, toBase64Url } from "@asterism/bytes";
+import { AttestationParseError, parseAttestationPolicy } from "@asterism/attestation";
+import { fromUtf8, toBase64, toBase64Url, utf8 } from "@asterism/bytes";
+import { serializePolicy } from "@asterism/lifecycle";
+import { createMeasurements, MeasurementsParseError } from "@asterism/measurements";
 import { fuzzRuns } from "@asterism/testing";
 import fc from "fast-check";
 import * as v from "valibot";
@@ -71,6 +74,11 @@ const wireish = fc.letrec((tie) => ({
         "index",
         "size",
         "path",
+        "joinPolicy",
+        "variants",
+        "measurements",
+        "expected",
+        "warnOnly",
       ),
       tie("value"),
       { maxKeys: 8 },
@@ -85,6 +93,66 @@ describe("wire schemas", () => {
       fc.property(wireish, (json) => {
         const r = v.safeParse(schema, json);
         expect(typeof r.success).toBe("boolean");
+      }),
+      { numRuns: fuzzRuns() },
+    );
+  });
+});
+
+describe("InitRequest.joinPolicy", () => {
+  const base = {
+    initSecret: toBase64(new Uint8Array(32)),
+    masterSecret: { key: toBase64(new Uint8Array(32)), salt: toBase64(new Uint8Array(32)) },
+    measurementSalt: toBase64(new Uint8Array(32)),
+    kubernetesVersion: "v1.31.13",
+    kubernetesComponents: [],
+    serviceCidr: "10.96.0.0/12",
+  };
+  const policies = fc
+    .record({
+      variants: fc.option(fc.constant(["qemu-vtpm"] as const), { nil: undefined }),
+      entries: fc.uniqueArray(
+        fc.record({
+          index: fc.integer({ min: 0, max: 31 }),
+          value: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+          warnOnly: fc.boolean(),
+        }),
+        { maxLength: 32, selector: (e) => e.index },
+      ),
+    })
+    .map(({ variants, entries }) =>
+      serializePolicy({
+        ...(variants ? { variants } : {}),
+        measurements: createMeasurements(
+          entries.map((e) => [e.index, { expected: e.value, warnOnly: e.warnOnly }] as const),
+        ),
+      }),
+    );
+
+  test("every policy serializePolicy writes is accepted and parses back to the same policy", () => {
+    fc.assert(
+      fc.property(policies, (bytes) => {
+        const json = JSON.parse(fromUtf8(bytes)) as unknown;
+        const r = v.safeParse(InitRequestSchema, { ...base, joinPolicy: json });
+        expect(r.success).toBe(true);
+        if (!r.success) return;
+        const again = serializePolicy(parseAttestationPolicy(utf8(JSON.stringify(r.output.joinPolicy))));
+        expect(fromUtf8(again)).toBe(fromUtf8(bytes));
+      }),
+      { numRuns: fuzzRuns() },
+    );
+  });
+
+  test("whatever the schema accepts, parseAttestationPolicy parses or refuses with a typed error", () => {
+    fc.assert(
+      fc.property(wireish, (json) => {
+        const r = v.safeParse(InitRequestSchema, { ...base, joinPolicy: json });
+        if (!r.success) return;
+        try {
+          parseAttestationPolicy(utf8(JSON.stringify(r.output.joinPolicy)));
+        } catch (err) {
+          expect(err instanceof AttestationParseError || err instanceof MeasurementsParseError).toBe(true);
+        }
       }),
       { numRuns: fuzzRuns() },
     );

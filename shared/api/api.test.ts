@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { toBase64, toBase64Url } from "@asterism/bytes";
+import { fromUtf8, toBase64, toBase64Url } from "@asterism/bytes";
+import { serializePolicy } from "@asterism/lifecycle";
+import { createMeasurements } from "@asterism/measurements";
 import * as v from "valibot";
 import {
   decodeNonce,
@@ -92,5 +94,59 @@ describe("schemas", () => {
     expect(
       v.safeParse(InitRequestSchema, { ...base, initSecret: toBase64(new Uint8Array(73)) }).success,
     ).toBe(false);
+  });
+
+  describe("init request: joinPolicy", () => {
+    const base = {
+      initSecret: toBase64(new Uint8Array(32)),
+      masterSecret: { key: toBase64(new Uint8Array(32)), salt: toBase64(new Uint8Array(32)) },
+      measurementSalt: toBase64(new Uint8Array(32)),
+      kubernetesVersion: "v1.31.13",
+      kubernetesComponents: [],
+      serviceCidr: "10.96.0.0/12",
+    };
+    const hex = (b: number) => b.toString(16).padStart(2, "0").repeat(32);
+    const policy = JSON.parse(
+      fromUtf8(
+        serializePolicy({
+          variants: ["qemu-vtpm"],
+          measurements: createMeasurements([
+            [4, { expected: hex(4) }],
+            [9, { expected: hex(9), warnOnly: true }],
+            [15, { expected: new Uint8Array(32) }],
+          ]),
+        }),
+      ),
+    ) as Record<string, unknown>;
+    const entry = { expected: hex(1), warnOnly: false };
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [String(i), entry]));
+
+    test("absent: unchanged; serializePolicy's output: accepted as is", () => {
+      expect(v.parse(InitRequestSchema, base).joinPolicy).toBeUndefined();
+      expect(v.parse(InitRequestSchema, { ...base, joinPolicy: policy }).joinPolicy).toEqual(policy as never);
+    });
+
+    test.each([
+      {
+        name: "__proto__ index (valibot's record would drop it)",
+        p: JSON.parse(`{"measurements": {"__proto__": ${JSON.stringify(entry)}}}`),
+      },
+      { name: "non-canonical index", p: { measurements: { "04": entry } } },
+      { name: "index beyond 99", p: { measurements: { "100": entry } } },
+      { name: "33 entries", p: { measurements: many } },
+      {
+        name: "upper-case hex",
+        p: { measurements: { "4": { expected: hex(10).toUpperCase(), warnOnly: false } } },
+      },
+      { name: "31-byte value", p: { measurements: { "4": { expected: "00".repeat(31), warnOnly: false } } } },
+      { name: "bare hex entry (not serializePolicy's form)", p: { measurements: { "4": hex(1) } } },
+      { name: "unknown entry field", p: { measurements: { "4": { ...entry, warn_only: true } } } },
+      { name: "unknown policy field", p: { ...policy, snp: {} } },
+      { name: "measurements an array", p: { measurements: [entry] } },
+      { name: "empty variants", p: { variants: [], measurements: {} } },
+      { name: "17 variants", p: { variants: Array(17).fill("qemu-vtpm"), measurements: {} } },
+    ])("refused: $name", ({ p }) => {
+      expect(v.safeParse(InitRequestSchema, { ...base, joinPolicy: p }).success).toBe(false);
+    });
   });
 });

@@ -23,7 +23,10 @@ export {
   InitRequestSchema,
   type InitResponse,
   InitResponseSchema,
+  type JoinPolicyWire,
+  JoinPolicyWireSchema,
   MAX_INIT_SECRET_BYTES,
+  MAX_JOIN_POLICY_MEASUREMENTS,
   MEASUREMENT_SALT_BYTES,
 } from "./init.ts";
 export {

@@ -1,9 +1,10 @@
 import { API_PATHS, type InitRequestJson, InitResponseSchema, type OwnerPinWire } from "@asterism/api";
 import { attestedFetch, type PeerAttestation } from "@asterism/atls";
-import type { Validator } from "@asterism/attestation";
-import { fromHex, toBase64 } from "@asterism/bytes";
+import type { AttestationPolicy, Validator } from "@asterism/attestation";
+import { fromHex, fromUtf8, toBase64 } from "@asterism/bytes";
 import { LifecycleError } from "./errors.ts";
 import { isUnavailable, readAnswer, wrapAtlsFailure } from "./http.ts";
+import { serializePolicy } from "./join-config.ts";
 
 /** Kubernetes settings of an init request. */
 export interface InitKubernetesSettings {
@@ -29,6 +30,12 @@ export interface InitClusterOptions {
   /** 32 random bytes; keep them: the cluster ID is derived from them. */
   readonly measurementSalt: Uint8Array;
   readonly kubernetes: InitKubernetesSettings;
+  /**
+   * The policy joining nodes must meet (normally the one `validators` apply: PCR 15 = 0), sent as the
+   * request's `joinPolicy`. A node that provisions the control-plane services itself (VM cluster) writes
+   * it into its cluster state's join configuration; other nodes ignore it.
+   */
+  readonly joinPolicy?: AttestationPolicy;
   /** Keep trying while nobody answers, until this long has passed (default 5 min). */
   readonly waitForEndpointMs?: number;
   /** Pause between attempts while waiting (default 2 s). */
@@ -83,6 +90,11 @@ export async function initCluster(opts: InitClusterOptions): Promise<InitCluster
       ? { controlPlaneEndpoint: opts.kubernetes.controlPlaneEndpoint }
       : {}),
     ...(opts.owner ? { owner: opts.owner } : {}),
+    ...(opts.joinPolicy
+      ? {
+          joinPolicy: JSON.parse(fromUtf8(serializePolicy(opts.joinPolicy))) as InitRequestJson["joinPolicy"],
+        }
+      : {}),
   };
   const action = `Cannot initialize the cluster at ${opts.endpoint}`;
   const deadline = Date.now() + (opts.waitForEndpointMs ?? 5 * 60_000);

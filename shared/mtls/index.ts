@@ -41,3 +41,4 @@ export {
   type UntrustedReason,
 } from "./peer.ts";
 export { type MtlsServer, type ServeMtlsOptions, serveMtls } from "./server.ts";
+export { createServicePki, SERVICE_PKI_KMS_ADDRESS, type ServicePki } from "./service-pki.ts";

@@ -4,6 +4,8 @@ import { AsterismError } from "@asterism/errors";
 export type NodeVmErrorCode =
   | "INVALID_OPTIONS"
   | "ALREADY_RUNNING"
+  /** No VM of ours runs in the directory. */
+  | "NOT_RUNNING"
   | "START_FAILED"
   /** The node did not print its boot report on the serial console in time. */
   | "BOOT_TIMEOUT"

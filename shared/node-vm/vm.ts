@@ -27,6 +27,7 @@ export interface HostForward {
 /**
  * A guest address the node can dial that QEMU connects to a host loopback port (`guestfwd`), which is
  * how one VM reaches another's forwarded port while `restrict=on` keeps it off every other network.
+ * Each guest connection runs one `socat` relay to `127.0.0.1:hostPort` ({@link GUEST_FORWARD_RELAY}).
  */
 export interface GuestForward {
   /** An address inside 10.0.2.0/24 that is not the gateway, e.g. 10.0.2.100. */
@@ -51,6 +52,13 @@ export interface NodeVmOptions {
   readonly guestForwards?: readonly GuestForward[];
   /** Accelerator; default {@link defaultAccel}. */
   readonly accel?: "kvm" | "tcg";
+  /**
+   * The node's name as the guest reads it from QEMU fw_cfg (`opt/asterism/node-name`, a Kubernetes
+   * node name: DNS label). Not a trust input: the node's identity comes from metadata and PCR 16.
+   */
+  readonly nodeName?: string;
+  /** The address the VM's DHCP server hands the guest (`dhcpstart`), 10.0.2.15-99; default 10.0.2.15. */
+  readonly guestIp?: string;
   /**
    * Manufacture the vTPM with EK and platform certificates from a per-VM CA on first start
    * ({@link manufactureTpm}); default true. Without it the TPM has endorsement seeds but no certificates.
@@ -84,8 +92,22 @@ export interface NodeVm {
   readonly tpmCa: TpmCa | undefined;
 }
 
+/**
+ * What QEMU runs per guest connection of a guest forward (`guestfwd=…-cmd:`), with the connection as
+ * its stdin and stdout. Why not `guestfwd=…-tcp:127.0.0.1:PORT`: that form opens ONE connection when
+ * QEMU starts (QEMU fails to start if nothing listens yet) and carries a single stream for the VM's
+ * lifetime, so neither a service that starts later nor a second TLS connection would work. socat's
+ * own log goes to /dev/null: libslirp also hands it the connection as stderr, and a diagnostic must
+ * never land in the guest's byte stream.
+ */
+export const GUEST_FORWARD_RELAY = "socat -lf /dev/null - TCP:127.0.0.1:";
+
 const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+/** RFC 1123 label, as Kubernetes node names (and so no comma, which QEMU's option syntax would split on). */
+const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const GUEST_ADDRESS = /^10\.0\.2\.(\d{1,3})$/;
+/** The fw_cfg file the image's bootstrapper reads the node name from (`/sys/firmware/qemu_fw_cfg/by_name/…`). */
+export const FW_CFG_NODE_NAME = "opt/asterism/node-name";
 
 /** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
 export async function freeLoopbackPort(): Promise<number> {
@@ -150,6 +172,111 @@ function spawnChecked(argv: string[], what: string): void {
     });
 }
 
+function hostOf(address: string, what: string, min: number, max: number): number {
+  const m = GUEST_ADDRESS.exec(address);
+  const host = m ? Number(m[1]) : Number.NaN;
+  if (!(host >= min && host <= max))
+    throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
+      expected: `${what} in 10.0.2.${min}-${max}`,
+      actual: address,
+    });
+  return host;
+}
+
+/**
+ * The `-netdev user,…` value: no route anywhere (`restrict=on`), the guest's DHCP address, the host
+ * forwards (`hostPorts`: guest port → 127.0.0.1 port, already chosen) and the guest forwards.
+ */
+export function userNetdev(opts: NodeVmOptions, hostPorts: ReadonlyMap<number, number>): string {
+  const netdev = ["user", "id=net0", "restrict=on", "net=10.0.2.0/24"];
+  if (opts.guestIp !== undefined) {
+    hostOf(opts.guestIp, "guest address", 15, 99);
+    netdev.push(`dhcpstart=${opts.guestIp}`);
+  }
+  for (const [guestPort, hostPort] of hostPorts)
+    netdev.push(`hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`);
+  for (const g of opts.guestForwards ?? []) {
+    hostOf(g.guestAddress, "guest forward address", 3, 254);
+    if (!Number.isInteger(g.hostPort) || g.hostPort < 1 || g.hostPort > 65535)
+      throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
+        expected: "guest forward to a host port 1-65535",
+        actual: String(g.hostPort),
+      });
+    netdev.push(`guestfwd=tcp:${g.guestAddress}:${g.guestPort}-cmd:${GUEST_FORWARD_RELAY}${g.hostPort}`);
+  }
+  return netdev.join(",");
+}
+
+/**
+ * The QEMU command line of a node VM in `dir` (pure, so tests check it without booting): q35 without
+ * SMM, OVMF with a private variable store, the vTPM on swtpm's socket (CRB interface), the image
+ * read-only and the state disk as virtio disks, two serial ports to files, the user-mode network,
+ * the node name in fw_cfg, QMP, daemonised with a pid file.
+ */
+export function qemuArgv(
+  opts: NodeVmOptions,
+  dir: string,
+  hostPorts: ReadonlyMap<number, number>,
+  accel: "kvm" | "tcg",
+): string[] {
+  if (opts.nodeName !== undefined && !NODE_NAME.test(opts.nodeName))
+    throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
+      expected: "node name: a DNS label of at most 63 characters",
+      actual: opts.nodeName,
+    });
+  const p = paths(dir);
+  return [
+    "qemu-system-x86_64",
+    "-name",
+    `asterism-${opts.name},process=asterism-${opts.name}`,
+    "-machine",
+    `q35,accel=${accel},smm=off`,
+    "-cpu",
+    // TCG's "max" model has AVX2 (QEMU ≥ 7.2), which the compiled Bun bootstrapper needs.
+    accel === "kvm" ? "host" : "max",
+    "-m",
+    String(opts.memoryMiB ?? 1024),
+    "-smp",
+    String(opts.cpus ?? 1),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-serial",
+    `file:${p.serial}`,
+    "-serial",
+    `file:${p.report}`,
+    "-drive",
+    `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+    "-drive",
+    `if=pflash,format=raw,unit=1,file=${p.vars}`,
+    "-chardev",
+    `socket,id=chrtpm,path=${p.tpmSock}`,
+    "-tpmdev",
+    "emulator,id=tpm0,chardev=chrtpm",
+    "-device",
+    "tpm-crb,tpmdev=tpm0",
+    "-drive",
+    `file=${resolve(opts.image)},format=raw,if=none,id=os,readonly=on`,
+    "-device",
+    "virtio-blk-pci,drive=os,bootindex=0",
+    "-drive",
+    `file=${p.state},format=raw,if=none,id=state,discard=unmap`,
+    "-device",
+    "virtio-blk-pci,drive=state,serial=asterism-state",
+    "-netdev",
+    userNetdev(opts, hostPorts),
+    "-device",
+    "virtio-net-pci,netdev=net0,romfile=",
+    ...(opts.nodeName === undefined ? [] : ["-fw_cfg", `name=${FW_CFG_NODE_NAME},string=${opts.nodeName}`]),
+    "-qmp",
+    `unix:${p.qmp},server=on,wait=off`,
+    "-pidfile",
+    p.qemuPid,
+    "-daemonize",
+  ];
+}
+
 /**
  * Boot a node VM: q35 + KVM + OVMF (a private copy of the variable store), a fresh `swtpm` on the
  * per-VM TPM state directory (swtpm exits when QEMU stops, so each boot starts its own), the image as a
@@ -173,22 +300,15 @@ export async function startNodeVm(opts: NodeVmOptions): Promise<NodeVm> {
   const accel = opts.accel ?? defaultAccel();
   if (accel === "kvm" && !existsSync("/dev/kvm"))
     throw new NodeVmError("START_FAILED", "Cannot start VM", { expected: "/dev/kvm", actual: "absent" });
+  if ((opts.guestForwards ?? []).length > 0 && Bun.which("socat") === null)
+    throw new NodeVmError("START_FAILED", "Cannot start VM", {
+      expected: "socat in PATH (guest forwards relay through it; scripts/apt-packages.txt)",
+      actual: "absent",
+    });
   const ports = new Map<number, number>();
-  const netdev = ["user", "id=net0", "restrict=on", "net=10.0.2.0/24"];
-  for (const f of opts.hostForwards ?? []) {
-    const hostPort = f.hostPort || (await freeLoopbackPort());
-    ports.set(f.guestPort, hostPort);
-    netdev.push(`hostfwd=tcp:127.0.0.1:${hostPort}-:${f.guestPort}`);
-  }
-  for (const g of opts.guestForwards ?? []) {
-    const m = GUEST_ADDRESS.exec(g.guestAddress);
-    if (!m || Number(m[1]) < 3 || Number(m[1]) > 254)
-      throw new NodeVmError("INVALID_OPTIONS", "Cannot start VM", {
-        expected: "guest forward address in 10.0.2.3-254",
-        actual: g.guestAddress,
-      });
-    netdev.push(`guestfwd=tcp:${g.guestAddress}:${g.guestPort}-tcp:127.0.0.1:${g.hostPort}`);
-  }
+  for (const f of opts.hostForwards ?? []) ports.set(f.guestPort, f.hostPort || (await freeLoopbackPort()));
+  // Built (and so checked) before anything starts.
+  const argv = qemuArgv(opts, dir, ports, accel);
 
   const p = paths(dir);
   mkdirSync(p.tpmState, { recursive: true });
@@ -225,55 +345,6 @@ export async function startNodeVm(opts: NodeVmOptions): Promise<NodeVm> {
   await waitFor("swtpm socket", () => existsSync(p.tpmSock), 5000);
   const swtpmPid = readPid(p.tpmPid);
 
-  const argv = [
-    "qemu-system-x86_64",
-    "-name",
-    `asterism-${opts.name},process=asterism-${opts.name}`,
-    "-machine",
-    `q35,accel=${accel},smm=off`,
-    "-cpu",
-    // TCG's "max" model has AVX2 (QEMU ≥ 7.2), which the compiled Bun bootstrapper needs.
-    accel === "kvm" ? "host" : "max",
-    "-m",
-    String(opts.memoryMiB ?? 1024),
-    "-smp",
-    String(opts.cpus ?? 1),
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-serial",
-    `file:${p.serial}`,
-    "-serial",
-    `file:${p.report}`,
-    "-drive",
-    `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-    "-drive",
-    `if=pflash,format=raw,unit=1,file=${p.vars}`,
-    "-chardev",
-    `socket,id=chrtpm,path=${p.tpmSock}`,
-    "-tpmdev",
-    "emulator,id=tpm0,chardev=chrtpm",
-    "-device",
-    "tpm-crb,tpmdev=tpm0",
-    "-drive",
-    `file=${image},format=raw,if=none,id=os,readonly=on`,
-    "-device",
-    "virtio-blk-pci,drive=os,bootindex=0",
-    "-drive",
-    `file=${p.state},format=raw,if=none,id=state,discard=unmap`,
-    "-device",
-    "virtio-blk-pci,drive=state,serial=asterism-state",
-    "-netdev",
-    netdev.join(","),
-    "-device",
-    "virtio-net-pci,netdev=net0,romfile=",
-    "-qmp",
-    `unix:${p.qmp},server=on,wait=off`,
-    "-pidfile",
-    p.qemuPid,
-    "-daemonize",
-  ];
   try {
     spawnChecked(argv, "qemu");
     await waitFor("qemu pid file", () => readPid(p.qemuPid) !== undefined, 10_000);
@@ -330,4 +401,20 @@ export async function stopNodeVm(dir: string, graceMs = 10_000): Promise<void> {
   while (isOurs(tpm, d) && Date.now() < end4) await Bun.sleep(100);
   if (isOurs(tpm, d) && tpm !== undefined) process.kill(tpm, "SIGKILL");
   for (const f of [p.tpmSock, p.qmp, p.qemuPid, p.tpmPid]) rmSync(f, { force: true });
+}
+
+/**
+ * Reset the VM in `dir` as a power cycle would (QMP `system_reset`): the guest reboots at once from
+ * the firmware, and the vTPM is reset with the machine (QEMU's TPM backend sends swtpm CMD_INIT), so
+ * every PCR starts again from its reset value. Disk, TPM state and OVMF variables are kept.
+ */
+export async function resetNodeVm(dir: string): Promise<void> {
+  const d = resolve(dir);
+  const p = paths(d);
+  if (!isOurs(readPid(p.qemuPid), d))
+    throw new NodeVmError("NOT_RUNNING", "Cannot reset VM", {
+      expected: `a VM running in ${d}`,
+      actual: "none",
+    });
+  await qmpCommand(p.qmp, "system_reset");
 }

@@ -397,9 +397,18 @@ describe("refusals", () => {
       expect((err as LifecycleError).code).toBe("NOT_TRUSTED");
       expect((err as LifecycleError).actual).toContain("PEER_REJECTED");
       expect(await stateCounts()).toEqual(before);
-      await joinService.waitFor(
+      const refusal = await joinService.waitFor(
         (l) => l["msg"] === "join.atls_rejected" && String(l["reason"]).includes("MEASUREMENT"),
       );
+      // The log names every differing PCR with expected and quoted values (apps/join-service refusal.ts).
+      const tamperedPcrs = [...POLICY.measurements]
+        .filter(([i, m]) => localImageMeasurements(localImage("tampered")).get(i)?.expected !== m.expected)
+        .map(([i]) => i);
+      expect(refusal["mismatchedPcrs"]).toBe(tamperedPcrs.join(","));
+      for (const i of tamperedPcrs)
+        expect(String(refusal["mismatches"])).toContain(
+          `[${i}] expected ${POLICY.measurements.get(i)?.expected}`,
+        );
     } finally {
       await bad.tpm.close();
     }

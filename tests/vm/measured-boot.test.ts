@@ -10,83 +10,30 @@
  * the image tools (scripts/apt-packages.txt).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "@asterism/bytes";
 import { precomputeImageMeasurements } from "@asterism/measured-boot";
 import { createMeasurements, MeasurementMismatchError, validateMeasurements } from "@asterism/measurements";
 import { type BootReport, startNodeVm, stopNodeVm, waitForBootReport } from "@asterism/node-vm";
-import { repoRoot } from "@asterism/testing";
 import { parseEventLog, replayEventLog } from "@asterism/tpm";
+import { buildNodeImage, canRunVmTests, NODE_IMAGE, tamperCmdline } from "../support/vm.ts";
 
-const root = repoRoot;
-const TOOLS = [
-  "mmdebstrap",
-  "mksquashfs",
-  "veritysetup",
-  "mkfs.vfat",
-  "mcopy",
-  "sfdisk",
-  "objcopy",
-  "qemu-system-x86_64",
-  "swtpm",
-];
-// Opt-in (ASTERISM_VM_TESTS=1): a cold run builds the image from Debian packages and boots two VMs under
-// software emulation (this host's KVM is PVM and cannot run OVMF), 7–9 minutes in all. The default suite
-// stays fast; `ASTERISM_VM_TESTS=1 bash scripts/test.sh` runs it.
-const canRun =
-  process.env["ASTERISM_VM_TESTS"] === "1" &&
-  existsSync("/dev/kvm") &&
-  process.getuid?.() === 0 &&
-  existsSync("/usr/lib/systemd/boot/efi/linuxx64.efi.stub") &&
-  existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd") &&
-  TOOLS.every((t) => Bun.which(t) !== null);
 const SHA256 = 0x000b;
 const BUILD_MS = 20 * 60_000;
 const BOOT_MS = 8 * 60_000;
 
-const image = join(root, "dist", "image", "asterism-node.raw");
+const image = NODE_IMAGE;
 let work = "";
 let tampered = "";
 const vmDirs: string[] = [];
 let original: BootReport | undefined;
 let modified: BootReport | undefined;
 
-function sh(argv: string[]): void {
-  const p = Bun.spawnSync(argv, { cwd: root, stdout: "inherit", stderr: "inherit" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (exit ${p.exitCode})`);
-}
-
-/** Change `panic=30` to `panic=31` in the UKI on the ESP: one byte of the `.cmdline` section. */
-function tamperCmdline(src: string, dst: string): void {
-  copyFileSync(src, dst);
-  const bytes = readFileSync(dst);
-  const needle = Buffer.from("console=ttyS0 panic=30 ");
-  const at = bytes.indexOf(needle);
-  expect(at).toBeGreaterThan(0);
-  expect(bytes.indexOf(needle, at + 1)).toBe(-1);
-  const fd = openSync(dst, "r+");
-  try {
-    writeSync(fd, Buffer.from("1"), 0, 1, at + needle.length - 2);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-describe.if(canRun)("node image measured boot (VM)", () => {
+describe.if(canRunVmTests)("node image measured boot (VM)", () => {
   beforeAll(async () => {
-    if (!existsSync(join(root, "dist", "bootstrapper"))) sh(["bun", "scripts/build.ts", "bootstrapper"]);
-    sh(["bun", "image/build.ts"]);
+    buildNodeImage();
     work = mkdtempSync(join(tmpdir(), "asterism-vm-"));
     tampered = join(work, "tampered.raw");
     tamperCmdline(image, tampered);

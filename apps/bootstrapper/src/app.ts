@@ -39,6 +39,7 @@ const REFUSALS: Readonly<Record<string, readonly [number, string]>> = {
   COMPONENT_LIST_INVALID: [400, "the Kubernetes component list is invalid"],
   CONFIG_INVALID: [400, "the Kubernetes settings are invalid"],
   INVALID_REQUEST: [400, "the request does not match the API"],
+  JOIN_POLICY_INVALID: [400, "the join policy is missing or unusable for this node"],
 };
 
 async function body<T>(

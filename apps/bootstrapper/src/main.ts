@@ -3,10 +3,13 @@
  * Composition root of the bootstrapper, the first process of every node (docs/lifecycle.md):
  *
  *   PCR 15 ≠ 0 → already part of a cluster: exit 0.
- *   identity from metadata → PCR 16 event (once per boot) → state disk →
+ *   identity from metadata → PCR 16 event (once per boot) → state disk (mapped, then its ext4 made on
+ *   first activation and mounted at ASTERISM_STATE_MOUNT) →
  *     fresh disk:       init server (control planes, server-attested aTLS) ∥ join client, one node lock
  *     initialized disk: rejoin client ∥ recovery server (control planes)
  *   → activated (PCR 15 = cluster ID) → exit 0.
+ * With ASTERISM_CONTROL_PLANE_SERVICES=systemd, init also provisions the KMS and JoinService on the state
+ * disk and starts their units (control-plane-services.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,10 +38,16 @@ import * as v from "valibot";
 import { createApp } from "./app.ts";
 import { createManifestApplier } from "./cluster-manifests.ts";
 import { ConfigSchema, ENV_HELP } from "./config.ts";
+import { createControlPlaneServices, systemctlStart } from "./control-plane-services.ts";
 import { ensureIdentity, readLifecyclePcrs } from "./identity.ts";
 import { createNode } from "./node.ts";
 import { runFiles, type Status, writeAtomic } from "./node-files.ts";
+import { readNodeNameFile } from "./node-name.ts";
 import { createStateDisk } from "./state-disk.ts";
+import { createStateMount, systemCommands } from "./state-mount.ts";
+
+/** Exit code when PCR 15 is set but this boot's activation failed (the unit's RestartPreventExitStatus). */
+const EXIT_ACTIVATION_INCOMPLETE = 3;
 
 /** Where a Linux VM exposes the firmware's TCG event log. */
 const SECURITYFS_EVENT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
@@ -126,14 +135,34 @@ const fatal = async (code: string, err: unknown): Promise<never> => {
 try {
   const { pcr15, pcr16 } = await readLifecyclePcrs(tpm);
   if (!isAllZero(pcr15)) {
+    if (!existsSync(files.nodeState)) {
+      // PCR 15 was extended in this boot but the activation never completed (node-state.json is written
+      // last, in the run directory that lives as long as the boot): a restarted bootstrapper must not
+      // report success for a node whose init or join failed. Exit code 3 stops systemd's restarts.
+      logger.log("error", "bootstrapper.activation_incomplete", {
+        pcr15: toHex(pcr15),
+        action: "reboot the node",
+      });
+      setStatus({ phase: "failed", error: "ACTIVATION_INCOMPLETE" });
+      await shutdown(EXIT_ACTIVATION_INCOMPLETE);
+    }
     // Already part of a cluster (PCR 15 holds the cluster ID until reboot): nothing to do.
     logger.log("info", "bootstrapper.already_bootstrapped", { pcr15: toHex(pcr15) });
     setStatus({ phase: "already-bootstrapped" });
     await shutdown(0);
   }
+  let nodeName = config.ASTERISM_NODE_NAME;
+  if (config.ASTERISM_NODE_NAME_FILE !== undefined) {
+    try {
+      nodeName = await readNodeNameFile(config.ASTERISM_NODE_NAME_FILE);
+    } catch (err) {
+      await fatal("NODE_NAME_UNREADABLE", err);
+      throw err;
+    }
+  }
   const metadata = createMetadataClient({
     url: config.ASTERISM_METADATA_URL,
-    ...(config.ASTERISM_NODE_NAME ? { nodeName: config.ASTERISM_NODE_NAME } : {}),
+    ...(nodeName ? { nodeName } : {}),
   });
   const self = await retryWithBackoff(() => metadata.self(), {
     baseMs: 200,
@@ -173,6 +202,15 @@ try {
     bootKeyPath: files.bootKey,
     randomKey: () => crypto.getRandomValues(new Uint8Array(32)),
     logger,
+    ...(config.ASTERISM_STATE_MOUNT === undefined
+      ? {}
+      : {
+          mount: createStateMount({
+            commands: systemCommands(),
+            mountPoint: config.ASTERISM_STATE_MOUNT,
+            logger,
+          }),
+        }),
   });
   const diskState = await disk.inspect();
   logger.log("info", "bootstrapper.disk", { uuid: diskState.uuid, state: diskState.kind });
@@ -185,6 +223,21 @@ try {
         logger,
         configDir: files.kubeadmDir,
       });
+  const pkiDir =
+    config.ASTERISM_PKI_DIR ?? (local ? join(config.ASTERISM_RUN_DIR, "pki") : "/etc/kubernetes/pki");
+  const controlPlaneServices =
+    config.ASTERISM_CONTROL_PLANE_SERVICES === "systemd" &&
+    config.ASTERISM_STATE_MOUNT !== undefined &&
+    identity.role === "control-plane"
+      ? createControlPlaneServices({
+          stateDir: config.ASTERISM_STATE_MOUNT,
+          pkiDir,
+          metadataUrl: config.ASTERISM_METADATA_URL,
+          startUnits: systemctlStart,
+          now: () => new Date(),
+          logger,
+        })
+      : undefined;
   const canInit =
     diskState.kind === "fresh" && identity.role === "control-plane" && self.initSecretHash !== "";
   const node = createNode({
@@ -199,12 +252,13 @@ try {
     metadata,
     initSecret: canInit ? createInitSecretChecker(self.initSecretHash) : undefined,
     runDir: config.ASTERISM_RUN_DIR,
-    pkiDir: config.ASTERISM_PKI_DIR ?? (local ? join(config.ASTERISM_RUN_DIR, "pki") : "/etc/kubernetes/pki"),
+    pkiDir,
     backoff: config.ASTERISM_JOIN_BACKOFF_MS,
     joinTimeoutMs: config.ASTERISM_JOIN_TIMEOUT_MS,
     logger,
     now: () => new Date(),
     onStatus: setStatus,
+    ...(controlPlaneServices ? { controlPlaneServices } : {}),
   });
   const appDeps = { node, logger, metrics, status: () => current };
   const serve = async (name: "init" | "recovery", listen: { host: string; port: number }) => {

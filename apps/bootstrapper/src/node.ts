@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { InitRequest, JoinTicket } from "@asterism/api";
-import type { Issuer } from "@asterism/attestation";
+import type { AttestationPolicy, Issuer } from "@asterism/attestation";
 import { fromUtf8, isAllZero, toHex, wipe } from "@asterism/bytes";
 import { describeError } from "@asterism/errors";
 import { deriveClusterId, deriveKey } from "@asterism/keys";
@@ -30,6 +30,7 @@ import type { MetadataClient } from "@asterism/metadata";
 import type { Logger } from "@asterism/service";
 import { pcrEvent, type Tpm } from "@asterism/tpm";
 import type { ClusterServicesInput } from "./cluster-objects.ts";
+import { type ControlPlaneServices, checkJoinPolicy } from "./control-plane-services.ts";
 import { BootstrapperError } from "./errors.ts";
 import { createAdminKubeconfig } from "./kubeconfig.ts";
 import { type Phase, runFiles, type Status, writeAtomic } from "./node-files.ts";
@@ -67,6 +68,11 @@ export interface NodeDeps {
   readonly now: () => Date;
   /** Told about every phase change (status file, /v1/status, metrics). */
   readonly onStatus: (s: Status) => void;
+  /**
+   * Control planes that run the KMS and JoinService themselves (`ASTERISM_CONTROL_PLANE_SERVICES=systemd`):
+   * provisioned at init from the request (which must then carry `joinPolicy`). Undefined: nothing.
+   */
+  readonly controlPlaneServices?: ControlPlaneServices;
 }
 
 /** How the node was activated. */
@@ -198,6 +204,12 @@ export function createNode(deps: NodeDeps) {
       apiServerCertSans: req.apiServerCertSans,
       initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
     });
+    // Required when this node runs the services itself (systemd); optional for a Kubernetes cluster, whose
+    // join configuration `asterism apply` can write instead, but checked the same way before the lock.
+    const joinPolicy: AttestationPolicy | undefined =
+      deps.controlPlaneServices !== undefined || req.joinPolicy !== undefined
+        ? checkJoinPolicy(req.joinPolicy)
+        : undefined;
     const master = req.masterSecret;
     let clusterId: Uint8Array;
     const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
@@ -251,6 +263,7 @@ export function createNode(deps: NodeDeps) {
           kubernetesVersion: req.kubernetesVersion,
           components: req.kubernetesComponents,
           apiServerEndpoint: controlPlaneEndpoint,
+          ...(joinPolicy === undefined ? {} : { joinPolicy }),
         });
         log.log("info", "node.manifests_applied", { objects: applied.objects });
       } else {
@@ -258,6 +271,15 @@ export function createNode(deps: NodeDeps) {
         log.log("warn", "node.manifests_skipped", { reason: skipped });
         note = note ? `${note}; ${skipped}` : skipped;
       }
+      if (deps.controlPlaneServices !== undefined && joinPolicy !== undefined)
+        await deps.controlPlaneServices.provision({
+          masterSecret: master,
+          measurementSalt: req.measurementSalt,
+          joinPolicy,
+          kubernetesVersion: req.kubernetesVersion,
+          components: req.kubernetesComponents,
+          apiServerEndpoint: controlPlaneEndpoint,
+        });
       await writeNodeState(clusterId, req.measurementSalt);
       status("done", { clusterId: toHex(clusterId), activatedBy: "init" });
       resolveActivated({ by: "init", clusterId });

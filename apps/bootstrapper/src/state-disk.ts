@@ -4,6 +4,7 @@ import { type DeviceMapper, DiskError, type Luks2 } from "@asterism/disk";
 import type { Logger } from "@asterism/service";
 import * as v from "valibot";
 import { readOptional, removeQuietly, writeAtomic } from "./node-files.ts";
+import type { MountReason, StateMount } from "./state-mount.ts";
 
 /** LUKS2 token type marking the state disk (Constellation: `constellation-state-disk`). */
 export const STATE_DISK_TOKEN_TYPE = "asterism-state-disk";
@@ -31,6 +32,11 @@ export interface StateDiskDeps {
   readonly bootKeyPath: string;
   readonly randomKey: () => Uint8Array;
   readonly logger: Logger;
+  /**
+   * The state file system (`ASTERISM_STATE_MOUNT`): made on first activation and mounted each time the
+   * mapping opens. Without device-mapper there is no mapping, so nothing is mounted (and that is logged).
+   */
+  readonly mount?: StateMount;
 }
 
 /**
@@ -57,18 +63,23 @@ export function createStateDisk(deps: StateDiskDeps) {
     return { kind: "fresh", uuid };
   };
 
-  const map = async (key: Uint8Array): Promise<string | undefined> => {
+  const map = async (key: Uint8Array, reason: MountReason): Promise<string | undefined> => {
+    let mapped: string;
     try {
-      return await deps.mapper.open(device, STATE_MAPPING, key);
+      mapped = await deps.mapper.open(device, STATE_MAPPING, key);
     } catch (err) {
       if (err instanceof DiskError && err.code === "MAPPING_UNAVAILABLE") {
         log.log("warn", "disk.mapping_unavailable", {
           reason: "no device-mapper on this host; the key was verified with --test-passphrase",
+          ...(deps.mount ? { notMounted: deps.mount.mountPoint } : {}),
         });
         return undefined;
       }
       throw err;
     }
+    log.log("info", "disk.mapped", { mapping: mapped, reason });
+    await deps.mount?.prepare(mapped, reason);
+    return mapped;
   };
 
   return {
@@ -132,7 +143,7 @@ export function createStateDisk(deps: StateDiskDeps) {
         throw new DiskError("WRONG_KEY", "The new disk key does not open the state disk");
       await removeQuietly(deps.bootKeyPath);
       log.log("info", "disk.activated");
-      return map(diskKey);
+      return map(diskKey, "first-activation");
     },
 
     /** Rejoin / recovery: `diskKey` must open the disk (only then is it mapped). */
@@ -142,7 +153,7 @@ export function createStateDisk(deps: StateDiskDeps) {
           expected: "this disk's key",
         });
       log.log("info", "disk.unlocked");
-      return map(diskKey);
+      return map(diskKey, "unlock");
     },
 
     /** After a failure past the node lock: the next boot formats the disk again (Constellation's reset). */

@@ -52,7 +52,13 @@ function wantsJson(argv: readonly string[]): boolean {
 function isOperatorInputError(err: unknown): err is ConfigError | WorkspaceError | ClusterError | MiniError {
   if (err instanceof ConfigError) return true;
   if (err instanceof MiniError)
-    return ["ALREADY_RUNNING", "NOT_RUNNING", "CONFIG_UNSUPPORTED", "HOST_UNSUPPORTED"].includes(err.code);
+    return [
+      "ALREADY_RUNNING",
+      "NOT_RUNNING",
+      "CONFIG_UNSUPPORTED",
+      "HOST_UNSUPPORTED",
+      "IMAGE_INVALID",
+    ].includes(err.code);
   if (err instanceof ClusterError) return err.code === "NO_ENDPOINT" || err.code === "NO_CLUSTER_ID";
   return (
     err instanceof WorkspaceError &&

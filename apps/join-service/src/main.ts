@@ -26,6 +26,7 @@ import { createMetadataCrossCheck } from "./cross-check.ts";
 import { createKmsKeys } from "./keys.ts";
 import { createDiskOwnership } from "./ownership.ts";
 import { createJoinConfigHolder } from "./policy.ts";
+import { refusalFields } from "./refusal.ts";
 import { createKubeTokenPublisher, createStateTokenPublisher } from "./tokens.ts";
 
 const info = {
@@ -152,7 +153,9 @@ const atls = await serveAttested(app, {
   ready: () => holder.current() !== undefined,
   onRejected: (err) => {
     rejected.inc({ code: err.code });
-    logger.log("warn", "join.atls_rejected", { code: err.code, reason: err.message.slice(0, 300) });
+    // A policy refusal names the mismatching PCRs (index, expected, got): public values, and the answer
+    // to "why was this node refused" on the control plane's console.
+    logger.log("warn", "join.atls_rejected", refusalFields(err));
   },
 });
 const joinUrl = listenerUrl("https", atls.host, atls.port);

@@ -133,3 +133,18 @@ export function bootEvents(c: BootComponentBytes): EventInput[] {
   );
   return events;
 }
+
+/**
+ * What each PCR the node image's boot is checked on measures (`mini up --vm`; image/README.md "What
+ * measures what"): OVMF, the Linux EFI stub and systemd-stub, not the simulated firmware above.
+ */
+export const IMAGE_PCR_MEANINGS: Readonly<Record<number, string>> = {
+  4: "UKI and kernel (Authenticode, OVMF)",
+  5: "GPT of the boot disk, ExitBootServices",
+  8: "unused (no GRUB)",
+  9: "kernel command line and initrd (Linux EFI stub)",
+  11: "UKI sections (systemd-stub)",
+  12: "credentials (none)",
+  13: "system extensions (none)",
+  15: "cluster ID",
+};

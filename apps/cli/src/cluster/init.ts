@@ -5,7 +5,7 @@
  * measurement salt derive, or the node did not use our secrets.
  */
 import type { OwnerPinWire } from "@asterism/api";
-import { createValidator } from "@asterism/attestation";
+import { type AttestationPolicy, createValidator } from "@asterism/attestation";
 import { constantTimeEqual, toHex } from "@asterism/bytes";
 import { deriveClusterId, deriveKey } from "@asterism/keys";
 import { type InitClusterResult, initCluster } from "@asterism/lifecycle";
@@ -22,6 +22,14 @@ export interface InitFirstNodeOptions {
   readonly initSecret: Uint8Array;
   readonly masterSecret: MasterSecret;
   readonly measurementSalt: Uint8Array;
+  /**
+   * The policy the node must meet, PCR 15 = 0 (default: the configured measurements, `nodePolicy`). A VM
+   * cluster passes the image's precomputed measurements here. It is also sent as the init request's
+   * `joinPolicy`, the policy joining nodes must meet.
+   */
+  readonly policy?: AttestationPolicy;
+  /** `host:port` of the API server as nodes reach it (default: the node's IP, port 6443). */
+  readonly controlPlaneEndpoint?: string;
   readonly waitForEndpointMs?: number;
   readonly retryIntervalMs?: number;
   readonly responseTimeoutMs?: number;
@@ -45,7 +53,7 @@ export async function expectedClusterId(
 
 /** Init the node at `endpoint`; throws the lifecycle's coded errors, or BAD_RESPONSE for a wrong cluster ID. */
 export async function initFirstNode(o: InitFirstNodeOptions): Promise<InitClusterResult> {
-  const policy = nodePolicy(o.config, undefined);
+  const policy = o.policy ?? nodePolicy(o.config, undefined);
   const result = await initCluster({
     endpoint: o.endpoint,
     validators: [createValidator(o.config.attestation.variant, { policy, ...(o.now ? { now: o.now } : {}) })],
@@ -57,7 +65,9 @@ export async function initFirstNode(o: InitFirstNodeOptions): Promise<InitCluste
       components: [],
       serviceCidr: "10.96.0.0/12",
       clusterName: o.config.name,
+      ...(o.controlPlaneEndpoint ? { controlPlaneEndpoint: o.controlPlaneEndpoint } : {}),
     },
+    joinPolicy: policy,
     ...(o.waitForEndpointMs !== undefined ? { waitForEndpointMs: o.waitForEndpointMs } : {}),
     ...(o.retryIntervalMs !== undefined ? { retryIntervalMs: o.retryIntervalMs } : {}),
     ...(o.responseTimeoutMs !== undefined ? { responseTimeoutMs: o.responseTimeoutMs } : {}),

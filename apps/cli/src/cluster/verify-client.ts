@@ -42,7 +42,12 @@ export interface VerifyNodeOptions {
    * (404/405/501: an older node, or Constellation's service) is asked the single way instead.
    */
   readonly batch?: boolean;
+  /** What each PCR measures, for naming mismatches (default: the process local cluster's boot). */
+  readonly meanings?: PcrMeanings;
 }
+
+/** PCR index → what it measures in the boot being verified. */
+export type PcrMeanings = Readonly<Record<number, string>>;
 
 /** One failing PCR, named. */
 export interface PcrMismatch {
@@ -78,20 +83,20 @@ export type NodeVerdict =
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** `PCR 4 (kernel (boot application))` */
-export function pcrName(index: number): string {
-  const m = PCR_MEANINGS[index];
+export function pcrName(index: number, meanings: PcrMeanings = PCR_MEANINGS): string {
+  const m = meanings[index];
   return m ? `PCR ${index} (${m})` : `PCR ${index}`;
 }
 
 /** The named PCR mismatches inside `err` (looking through causes), if it is a measurement failure. */
-export function mismatchesOf(err: unknown): PcrMismatch[] {
+export function mismatchesOf(err: unknown, meanings: PcrMeanings = PCR_MEANINGS): PcrMismatch[] {
   let e: unknown = err;
   // Validators may wrap the measurement error; look through causes (bounded).
   for (let depth = 0; depth < 5 && e !== undefined; depth++) {
     if (e instanceof MeasurementMismatchError) {
       return e.verdict.mismatches.map((f) => ({
         index: f.index,
-        ...(PCR_MEANINGS[f.index] ? { meaning: PCR_MEANINGS[f.index] } : {}),
+        ...(meanings[f.index] ? { meaning: meanings[f.index] } : {}),
         expected: f.expected,
         actual: f.actual,
       }));
@@ -233,11 +238,13 @@ export async function verifyNode(opts: VerifyNodeOptions): Promise<NodeVerdict> 
       via,
     };
   } catch (err) {
-    const mismatches = mismatchesOf(err);
+    const mismatches = mismatchesOf(err, opts.meanings);
     const code = isAsterismError(err) ? err.code : "INTERNAL";
     const message = mismatches.length
       ? `Measurements do not match: ${mismatches
-          .map((m) => `${pcrName(m.index)}: expected ${m.expected}, got ${m.actual ?? "nothing"}`)
+          .map(
+            (m) => `${pcrName(m.index, opts.meanings)}: expected ${m.expected}, got ${m.actual ?? "nothing"}`,
+          )
           .join("; ")}`
       : isAsterismError(err)
         ? err.message

@@ -1,5 +1,6 @@
 import { fromHex, toHex } from "@asterism/bytes";
 import { CLUSTER_ID_BYTES } from "@asterism/measurements";
+import { IMAGE_PCR_MEANINGS } from "../boot/events.ts";
 import { ClusterError } from "../cluster/errors.ts";
 import { nodePolicy } from "../cluster/policy.ts";
 import { type NodeTarget, toUrl, verifyTargets } from "../cluster/targets.ts";
@@ -97,10 +98,18 @@ export const verifyClusterCommand = defineCommand({
     // Many nodes at once: the batch endpoint, so a node answering us and other verifiers together
     // quotes once; nodes without it are asked the single way.
     const batch = targets.length > 1;
+    // A VM local cluster boots the node image: its PCRs mean what the image's boot measures.
+    const meanings = state?.mini?.image ? IMAGE_PCR_MEANINGS : undefined;
     const results: Result[] = await Promise.all(
       targets.map(async (t): Promise<Result> => {
         try {
-          const r = await verifyNode({ url: t.url, policy, build: `asterism ${VERSION}`, batch });
+          const r = await verifyNode({
+            url: t.url,
+            policy,
+            build: `asterism ${VERSION}`,
+            batch,
+            ...(meanings ? { meanings } : {}),
+          });
           return t.name ? { ...r, name: t.name } : r;
         } catch (err) {
           if (!(err instanceof ClusterError)) throw err;
@@ -143,7 +152,7 @@ export const verifyClusterCommand = defineCommand({
         if (r.mismatches.length) {
           for (const m of r.mismatches)
             ctx.io.stdout(
-              `         ${pcrName(m.index)}: expected ${m.expected}, got ${m.actual ?? "nothing"}\n`,
+              `         ${pcrName(m.index, meanings)}: expected ${m.expected}, got ${m.actual ?? "nothing"}\n`,
             );
         } else ctx.io.stdout(`         ${r.message}\n`);
       }

@@ -16,6 +16,11 @@ export interface GenerateOptions {
   readonly name: string;
   /** Known expected measurements (qemu-vtpm: precomputed from the boot components). */
   readonly measurements?: Measurements;
+  /**
+   * Where `measurements` come from when not from the boot components (a node image: `mini up --vm`):
+   * the comment above them and what each PCR measures. Default: the local cluster's boot components.
+   */
+  readonly measurementsFrom?: { readonly note: string; readonly meanings: Readonly<Record<number, string>> };
   readonly controlPlanes?: number;
   readonly workers?: number;
   readonly kubernetesVersion?: string;
@@ -218,7 +223,8 @@ export function generateConfig(o: GenerateOptions): string {
       "Indices not listed are not checked; warnOnly: true only warns on a mismatch.",
       "PCR 15 is not listed: it holds the cluster ID, and `verify` adds SHA-256(0^32 ‖ SHA-256(clusterID)).",
       o.measurements
-        ? "Precomputed from the boot components above (`asterism measurements precompute`)."
+        ? (o.measurementsFrom?.note ??
+          "Precomputed from the boot components above (`asterism measurements precompute`).")
         : "Empty values must be filled in from your image's signed measurements\n(`asterism measurements verify`) or `asterism measurements precompute --image`.",
     ].join("\n"),
   );
@@ -226,8 +232,9 @@ export function generateConfig(o: GenerateOptions): string {
   if (isMap(measurements)) {
     for (const item of measurements.items) {
       const index = isScalar(item.key) ? Number(item.key.value) : Number.NaN;
-      if (isScalar(item.key) && PCR_MEANINGS[index] && o.provider === "qemu")
-        item.key.comment = ` ${PCR_MEANINGS[index]}`;
+      const meanings = o.measurementsFrom?.meanings ?? PCR_MEANINGS;
+      if (isScalar(item.key) && meanings[index] && o.provider === "qemu")
+        item.key.comment = ` ${meanings[index]}`;
       if (isMap(item.value)) {
         const exp = item.value.items.find((p) => isScalar(p.key) && p.key.value === "expected");
         if (exp && isScalar(exp.value)) exp.value.type = Scalar.QUOTE_DOUBLE;

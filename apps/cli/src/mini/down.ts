@@ -1,6 +1,6 @@
 /**
  * `mini down`: stop every process the state file records — services first, then each node's
- * VerificationService and bootstrapper, its swtpm last — and check that none survived. Processes are
+ * VerificationService and bootstrapper (or its QEMU), its swtpm last — and check that none survived. Processes are
  * identified by PID and start time, so nothing else on the machine is ever signalled.
  */
 import { rmSync } from "node:fs";
@@ -22,8 +22,8 @@ export interface MiniDownResult {
   readonly removed: readonly string[];
 }
 
-/** Order of shutdown: clients before the services they use, TPMs last. */
-const NODE_ORDER = ["verification-service", "bootstrapper", "swtpm"];
+/** Order of shutdown: clients before the services they use, TPMs last (a VM node: QEMU, then its swtpm). */
+const NODE_ORDER = ["verification-service", "bootstrapper", "qemu", "swtpm"];
 const SERVICE_ORDER = ["join-service", "kms", "metadata"];
 
 const rank = (order: readonly string[], name: string) => {

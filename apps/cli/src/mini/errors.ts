@@ -12,6 +12,10 @@ export type MiniErrorCode =
   | "TIMEOUT"
   /** A compiled binary is missing and could not be built. */
   | "BINARY_MISSING"
+  /** The node image (`mini up --vm`) is missing and could not be built. */
+  | "IMAGE_MISSING"
+  /** The node image is not one whose boot can be predicted (no UKI on an ESP, malformed PE …). */
+  | "IMAGE_INVALID"
   /** The host lacks something the local cluster needs (swtpm, cryptsetup). */
   | "HOST_UNSUPPORTED"
   /** The configuration is not a local (qemu-vtpm) one. */

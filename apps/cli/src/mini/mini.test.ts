@@ -73,7 +73,7 @@ describe("mini status / down from the state file", () => {
         services: [{ name: "kms", process: svc, endpoint: "127.0.0.1:2" }],
       },
     });
-    const st = miniStatus(ws);
+    const st = await miniStatus(ws);
     expect(st.healthy).toBe(true);
     expect(st.nodes[0]?.processes.map((p) => p.running)).toEqual([true, true]);
     const io = memoryIo({}, ws.dir);
@@ -84,7 +84,7 @@ describe("mini status / down from the state file", () => {
     expect(await runCli(rootCommand, ["mini", "down", "--json"], down)).toBe(0);
     expect(JSON.parse(down.out.join("")).stopped).toHaveLength(3);
     for (const r of [svc, tpm, vs]) expect(isRunning(r)).toBe(false);
-    expect(miniStatus(ws).exists).toBe(false);
+    expect((await miniStatus(ws)).exists).toBe(false);
     // Idempotent.
     expect((await stopMini(ws, { removeFiles: true })).stopped).toEqual([]);
   });
@@ -113,6 +113,20 @@ describe("mini up refusals", () => {
     expect(code).toBe(3);
     expect(io.err.join("")).toContain("BINARY_MISSING");
   });
+
+  const usage: [string, string[], string][] = [
+    ["--image without --vm", ["--image", "x.raw"], "--image and --memory apply to VM nodes"],
+    ["--memory without --vm", ["--memory", "2048"], "--image and --memory apply to VM nodes"],
+    ["--nodes and --control-planes", ["--nodes", "1", "--control-planes", "1"], "not both"],
+    ["--memory out of range", ["--vm", "--memory", "64"], "Invalid --memory"],
+  ];
+  for (const [name, args, text] of usage) {
+    test(`${name} → exit 2`, async () => {
+      const io = memoryIo({}, dir);
+      expect(await runCli(rootCommand, ["mini", "up", "-C", join(dir, "usage"), ...args], io)).toBe(2);
+      expect(io.err.join("")).toContain(text);
+    });
+  }
 
   test("an unfinished cloud config → exit 1 (line-pointed errors)", async () => {
     const ws = join(dir, "aws");

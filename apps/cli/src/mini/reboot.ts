@@ -3,7 +3,7 @@
  * (every PCR back to its reset value), the simulated firmware measures the node's boot components again
  * (so a changed component shows up in the PCRs), and the bootstrapper starts afresh: it measures its
  * identity again and tries to rejoin, which the JoinService refuses if the boot no longer matches the
- * policy. Then the node's VerificationService is restarted.
+ * policy. Then the node's VerificationService is restarted. A VM node is reset for real (vm-reboot.ts).
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -24,17 +24,19 @@ import {
 import { waitFor } from "./ports.ts";
 import { isRunning, stopDaemon } from "./processes.ts";
 import { MINI_TIMEOUTS } from "./up.ts";
+import { rebootVmNode, type VmRebootOptions, type VmRebootResult } from "./vm-reboot.ts";
 
 /** How long a rebooted control plane may take to announce its recovery endpoint. */
 const RECOVERY_WAIT_MS = 3000;
 
-/** Reboot one node; returns its new VerificationService URL. */
+/** Reboot one node; returns its new VerificationService URL (and, for a VM node, whether it rejoined). */
 export async function rebootNode(
   ws: WorkspacePaths,
   configPath: string,
   name: string,
   env: Readonly<Record<string, string | undefined>>,
-): Promise<{ verifyUrl: string }> {
+  vmOptions: Pick<VmRebootOptions, "progress" | "noWait">,
+): Promise<{ verifyUrl: string } | VmRebootResult> {
   const state = requireState(ws.state, "a local cluster (`asterism mini up`)");
   const mini = state.mini;
   const rec = mini?.nodes.find((n) => n.name === name);
@@ -43,8 +45,11 @@ export async function rebootNode(
       expected: mini?.nodes.map((n) => n.name).join(", ") || "a running local cluster",
     });
   }
+  if (rec.vm)
+    return await rebootVmNode({ ws, config: loadConfig(configPath), state, node: rec, ...vmOptions });
   const swtpm = rec.processes.find((p) => p.name === "swtpm");
-  if (!swtpm || !isRunning(swtpm)) throw new MiniError("NOT_RUNNING", `The TPM of ${name} is not running`);
+  if (!swtpm || !isRunning(swtpm) || rec.tpmPort === undefined)
+    throw new MiniError("NOT_RUNNING", `The TPM of ${name} is not running`);
   const config = loadConfig(configPath);
   const qemu = config.provider.qemu;
   if (!qemu || !mini.metadataUrl)

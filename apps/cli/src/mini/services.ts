@@ -3,18 +3,19 @@
  * `asterism mini metadata-server`), the KMS (cluster mode: master secret + HKDF) and the JoinService, the
  * last two as their compiled binaries talking mutual TLS under a service CA created here.
  *
- * The service CA's private key never touches the disk: it issues the KMS's server certificate and the
- * JoinService's client certificate, then is dropped. Each certificate key is written 0600 beside its
- * service.
+ * The service PKI (`createServicePki` of @asterism/mtls, shared with the bootstrapper, which provisions
+ * the same services inside a VM node): the service CA's private key never touches the disk; it issues the
+ * KMS's server certificate and the JoinService's client certificate, then is dropped.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClusterCa, issueServiceCertificate } from "@asterism/mtls";
+import type { ServicePki } from "@asterism/mtls";
 import { createPrivateFile } from "../workspace/secret-file.ts";
 import { waitForEndpoint, waitForLogLine } from "./endpoints.ts";
 import { MiniError } from "./errors.ts";
 import { LOOPBACK } from "./ports.ts";
 import { type DaemonRecord, startDaemon, stopDaemon } from "./processes.ts";
+
+export { createServicePki, type ServicePki } from "@asterism/mtls";
 
 /** A started service and where it listens. */
 export interface StartedService {
@@ -45,38 +46,6 @@ export async function startMetadataService(
     await stopDaemon(record, 1000);
     throw err;
   }
-}
-
-/** mTLS material for the KMS and its one caller, the JoinService. */
-export interface ServicePki {
-  readonly caFile: string;
-  readonly kms: { readonly certFile: string; readonly keyFile: string };
-  readonly joinService: { readonly certFile: string; readonly keyFile: string };
-}
-
-/** Create the service CA, issue both certificates, write them under `dir/pki`. */
-export async function createServicePki(dir: string, now: Date): Promise<ServicePki> {
-  const pki = join(dir, "service-pki");
-  mkdirSync(pki, { recursive: true, mode: 0o700 });
-  const ca = await createClusterCa({ now, commonName: "asterism local cluster service CA" });
-  const kms = await issueServiceCertificate(ca, {
-    service: "kms",
-    usage: "server",
-    ipAddresses: [LOOPBACK],
-    now,
-  });
-  const js = await issueServiceCertificate(ca, { service: "join-service", usage: "client", now });
-  const out: ServicePki = {
-    caFile: join(pki, "ca.crt"),
-    kms: { certFile: join(pki, "kms.crt"), keyFile: join(pki, "kms.key") },
-    joinService: { certFile: join(pki, "join-service.crt"), keyFile: join(pki, "join-service.key") },
-  };
-  writeFileSync(out.caFile, ca.certPem);
-  writeFileSync(out.kms.certFile, kms.certPem);
-  createPrivateFile(out.kms.keyFile, kms.keyPem);
-  writeFileSync(out.joinService.certFile, js.certPem);
-  createPrivateFile(out.joinService.keyFile, js.keyPem);
-  return out;
 }
 
 /**

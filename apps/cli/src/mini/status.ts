@@ -1,9 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { API_PATHS } from "@asterism/api";
+import { GUEST_PORTS } from "@asterism/node-vm";
 import type { WorkspacePaths } from "../workspace/paths.ts";
-import { readState } from "../workspace/state.ts";
+import { type MiniNode, readState } from "../workspace/state.ts";
 import { readNodeStatus } from "./node.ts";
 import { isRunning } from "./processes.ts";
+import { type FetchLike, forwardedUrl, readVmStatus } from "./vm-node.ts";
 
 /** One process's status. */
 export interface ProcessStatus {
@@ -28,13 +31,41 @@ export interface MiniStatus {
     readonly phase?: string;
     readonly endpoints: Readonly<Record<string, string>>;
     readonly processes: readonly ProcessStatus[];
+    /** VM nodes: the serial console log (the guest's journal). */
+    readonly serialLog?: string;
   }[];
+  /** VM clusters: the node image. */
+  readonly image?: string;
   /** Every recorded process runs (a finished bootstrapper counts as expected). */
   readonly healthy: boolean;
 }
 
-/** Read the state file and check each recorded process. */
-export function miniStatus(ws: WorkspacePaths): MiniStatus {
+/** Is the VM node's VerificationService up (it starts once the node is activated)? */
+async function answers(url: string | undefined, fetch: FetchLike): Promise<boolean> {
+  if (!url) return false;
+  try {
+    return (await fetch(`${url}${API_PATHS.healthz}`, { signal: AbortSignal.timeout(2000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The phase of a VM node, asked over its forwarded ports: the bootstrapper's `/v1/status` while it runs;
+ * once it has exited (activated), `done` if the VerificationService answers.
+ */
+async function vmPhase(vm: NonNullable<MiniNode["vm"]>, fetch: FetchLike): Promise<string | undefined> {
+  const status = forwardedUrl(vm.ports, GUEST_PORTS.bootstrapperStatus, "http");
+  const s = status ? await readVmStatus(status, fetch) : undefined;
+  if (s) return s.phase;
+  return (await answers(forwardedUrl(vm.ports, GUEST_PORTS.verify, "http"), fetch)) ? "done" : undefined;
+}
+
+/** Read the state file and check each recorded process (VM nodes: their phase over the forwarded ports). */
+export async function miniStatus(
+  ws: WorkspacePaths,
+  fetch: FetchLike = globalThis.fetch,
+): Promise<MiniStatus> {
   const state = readState(ws.state);
   const mini = state?.mini;
   if (!state || !mini) return { exists: false, services: [], nodes: [], healthy: false };
@@ -53,18 +84,28 @@ export function miniStatus(ws: WorkspacePaths): MiniStatus {
     ...proc(s.process),
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
   }));
-  const nodes = mini.nodes.map((n) => {
-    const runDir = join(n.dir, "run");
-    const phase = existsSync(runDir) ? readNodeStatus(runDir)?.phase : undefined;
-    return {
-      name: n.name,
-      role: n.role,
-      ips: n.ips,
-      ...(phase ? { phase } : {}),
-      endpoints: n.endpoints,
-      processes: n.processes.map(proc),
-    };
-  });
+  const nodes = await Promise.all(
+    mini.nodes.map(async (n) => {
+      const runDir = join(n.dir, "run");
+      const alive = n.processes.some((p) => p.name === "qemu" && isRunning(p));
+      const phase = n.vm
+        ? alive
+          ? await vmPhase(n.vm, fetch)
+          : undefined
+        : existsSync(runDir)
+          ? readNodeStatus(runDir)?.phase
+          : undefined;
+      return {
+        name: n.name,
+        role: n.role,
+        ips: n.ips,
+        ...(phase ? { phase } : {}),
+        endpoints: n.endpoints,
+        processes: n.processes.map(proc),
+        ...(n.vm ? { serialLog: n.vm.serialLog } : {}),
+      };
+    }),
+  );
   // The bootstrapper exits once its node is bootstrapped; everything else must run.
   const healthy =
     services.every((s) => s.running) &&
@@ -80,6 +121,7 @@ export function miniStatus(ws: WorkspacePaths): MiniStatus {
     name: state.infrastructure.name,
     ...(state.clusterValues ? { clusterId: state.clusterValues.clusterID } : {}),
     startedAt: mini.startedAt,
+    ...(mini.image ? { image: mini.image } : {}),
     services,
     nodes,
     healthy,

@@ -1,8 +1,8 @@
 import { relative } from "node:path";
-import { PCR_MEANINGS } from "../boot/events.ts";
+import { IMAGE_PCR_MEANINGS, PCR_MEANINGS } from "../boot/events.ts";
 import type { CliIo } from "../command.ts";
 import { createStyle } from "../ui/style.ts";
-import type { MiniUpResult } from "./up.ts";
+import type { MiniUpResult } from "./session.ts";
 
 /** The readable summary `mini up` ends with. */
 export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
@@ -12,6 +12,7 @@ export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
     return r === "" ? "." : r.startsWith("..") ? p : r;
   };
   const w = Math.max(...r.nodes.map((n) => n.name.length));
+  const meanings = r.kind === "vm" ? IMAGE_PCR_MEANINGS : PCR_MEANINGS;
   const lines = [
     "",
     `${s.bold(`Local confidential cluster "${r.name}" is up`)} (${(r.durationMs / 1000).toFixed(1)} s).`,
@@ -33,7 +34,7 @@ export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
     "",
     "  measurements (enforced on init, every join and every verify)",
     ...Object.entries(r.measurements).map(
-      ([i, v]) => `    PCR ${i.padStart(2)}  ${v}  ${s.dim(PCR_MEANINGS[Number(i)] ?? "")}`,
+      ([i, v]) => `    PCR ${i.padStart(2)}  ${v}  ${s.dim(meanings[Number(i)] ?? "")}`,
     ),
     "",
     "  files",
@@ -41,8 +42,11 @@ export function renderUpSummary(io: CliIo, r: MiniUpResult): string {
     `    state              ${rel(r.files["state"] ?? "")}`,
     `    master secret      ${rel(r.files["masterSecret"] ?? "")}  ${s.yellow("(0600; the only key to the disks: keep it safe)")}`,
     `    admin kubeconfig   ${rel(r.files["adminKubeconfig"] ?? "")}`,
-    `    node files, logs   ${rel(r.files["nodes"] ?? "")}/<node>/`,
+    ...(r.files["image"] ? [`    node image         ${rel(r.files["image"])}`] : []),
     ...(r.files["ownerLog"] ? [`    owners' audit log  ${rel(r.files["ownerLog"])}`] : []),
+    r.kind === "vm"
+      ? `    VMs, serial logs   ${rel(r.files["nodes"] ?? "")}/<control-plane-i|worker-i>/serial.log`
+      : `    node files, logs   ${rel(r.files["nodes"] ?? "")}/<node>/`,
     "",
     r.kubernetes.performed
       ? "  Kubernetes: installed."

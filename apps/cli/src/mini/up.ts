@@ -15,29 +15,15 @@
  *  6. a VerificationService per node; verify each against the config plus PCR 15 = cluster ID.
  * Every process is recorded in the state file as soon as it starts; on failure everything is stopped.
  */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { toHex } from "@asterism/bytes";
 import { openClusterState, writeJoinConfig } from "@asterism/lifecycle";
-import { createMetadataClient } from "@asterism/metadata";
-import { expectedClusterId, initFirstNode } from "../cluster/init.ts";
+import { expectedClusterId } from "../cluster/init.ts";
 import { type EnrolledOwners, enrollOwnersAtInit, publishOwners, writeOwnerLog } from "../cluster/owners.ts";
 import { nodePolicy } from "../cluster/policy.ts";
-import { verifyNode } from "../cluster/verify-client.ts";
 import type { CliIo } from "../command.ts";
 import type { CeremonySettings } from "../commands/owner/ceremony.ts";
-import type { Config } from "../config/schema.ts";
-import type { Progress } from "../ui/progress.ts";
-import { writeAdminKubeconfig } from "../workspace/kubeconfig.ts";
-import {
-  createMasterSecretFile,
-  type MasterSecret,
-  readMasterSecretFile,
-} from "../workspace/master-secret.ts";
-import type { WorkspacePaths } from "../workspace/paths.ts";
-import { readState, type State } from "../workspace/state.ts";
 import { ensureBinaries } from "./binaries.ts";
-import { stopMini } from "./down.ts";
 import { MiniError } from "./errors.ts";
 import {
   type BootedNode,
@@ -50,9 +36,19 @@ import {
   waitForBootstrapperEndpoint,
 } from "./node.ts";
 import { LOOPBACK } from "./ports.ts";
-import { isRunning } from "./processes.ts";
-import { MiniRecorder } from "./recorder.ts";
-import { createServicePki, startJoinService, startKms, startMetadataService } from "./services.ts";
+import { createServicePki, startJoinService, startKms } from "./services.ts";
+import {
+  beginMini,
+  initStep,
+  type MiniCommonOptions,
+  type MiniUpResult,
+  runMini,
+  startMetadataStep,
+  upResult,
+  verifyStep,
+} from "./session.ts";
+
+export { assertNotRunning, type MiniNodeSummary, type MiniUpResult } from "./session.ts";
 
 /** Bounds of each wait; the whole `mini up` stays well under a minute on an idle machine. */
 export const MINI_TIMEOUTS = {
@@ -62,21 +58,12 @@ export const MINI_TIMEOUTS = {
 } as const;
 
 /** What `mini up` needs. */
-export interface MiniUpOptions {
-  readonly ws: WorkspacePaths;
-  readonly config: Config;
+export interface MiniUpOptions extends MiniCommonOptions {
   /** Directory of the config file (boot component paths are relative to it). */
   readonly configDir: string;
-  readonly configPath: string;
   readonly controlPlanes: number;
   readonly workers: number;
   readonly binDir: string;
-  readonly self: readonly string[];
-  readonly progress: Progress;
-  readonly now?: () => Date;
-  readonly random?: (n: number) => Uint8Array;
-  /** Leave processes running when a step fails (for debugging). */
-  readonly keepOnFailure?: boolean;
   /**
    * `--owner`: enroll the cluster's owners in the browser and have them approve the initial policy
    * before init (cluster/owners.ts); the JoinService and KMS then run with their anchor.
@@ -87,48 +74,6 @@ export interface MiniUpOptions {
     /** Where the ceremony link is printed (always, even with --output json). */
     readonly io: CliIo;
   };
-}
-
-/** One node in the summary. */
-export interface MiniNodeSummary {
-  readonly name: string;
-  readonly role: "control-plane" | "worker";
-  readonly ips: readonly string[];
-  readonly verifyUrl: string;
-  readonly verified: boolean;
-  readonly detail: string;
-}
-
-/** What `mini up` reports. */
-export interface MiniUpResult {
-  readonly name: string;
-  readonly clusterId: string;
-  readonly nodes: readonly MiniNodeSummary[];
-  readonly measurements: Readonly<Record<string, string>>;
-  readonly kubernetes: { readonly performed: boolean; readonly note?: string };
-  readonly files: Readonly<Record<string, string>>;
-  readonly durationMs: number;
-  /** With `--owner`: the anchor to pin, the owners, and the audit entry that approved the policy. */
-  readonly owner?: {
-    readonly anchor: string;
-    readonly owners: readonly string[];
-    readonly threshold: number;
-    readonly policyApprovedIn: number;
-  };
-}
-
-/** Printable init secrets: bcrypt hashes the bytes, the metadata shows only the hash. */
-const INIT_SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-function randomInitSecret(random: (n: number) => Uint8Array): Uint8Array {
-  // Rejection sampling keeps every character equally likely (62 does not divide 256).
-  const out: number[] = [];
-  while (out.length < 32) {
-    for (const b of random(64)) {
-      if (b < 248 && out.length < 32) out.push(INIT_SECRET_ALPHABET.charCodeAt(b % 62));
-    }
-  }
-  return new Uint8Array(out);
 }
 
 /** The nodes of a cluster named `name`. */
@@ -145,85 +90,23 @@ export function planNodes(dir: string, name: string, controlPlanes: number, work
   return plans;
 }
 
-function readOrCreateMasterSecret(
-  path: string,
-  random: (n: number) => Uint8Array,
-): { secret: MasterSecret; created: boolean } {
-  if (existsSync(path)) return { secret: readMasterSecretFile(path), created: false };
-  return { secret: createMasterSecretFile(path, random), created: true };
-}
-
-/** Refuse to start over a running cluster or another (non-local) cluster's state; forget a dead local one. */
-export function assertNotRunning(state: State | undefined, ws: WorkspacePaths): void {
-  const mini = state?.mini;
-  if (state && !mini) {
-    throw new MiniError("ALREADY_RUNNING", `The workspace ${ws.dir} holds the state of another cluster`, {
-      expected: "a workspace of its own for the local cluster (-C DIR)",
-      actual: `state file ${ws.state}`,
-    });
-  }
-  if (!mini) return;
-  const alive = [...mini.services.map((s) => s.process), ...mini.nodes.flatMap((n) => n.processes)].filter(
-    isRunning,
-  );
-  if (alive.length) {
-    throw new MiniError("ALREADY_RUNNING", `A local cluster is running in ${ws.dir}`, {
-      expected: "`asterism mini down` first",
-      actual: `${alive.length} process(es) running`,
-    });
-  }
-}
-
 /** Bring the local cluster up. On failure every started process is stopped (unless keepOnFailure). */
 export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
-  const t0 = performance.now();
-  const now = o.now ?? (() => new Date());
-  const random = o.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
   const { ws, config, progress: p } = o;
-  assertNotRunning(readState(ws.state), ws);
-
+  const qemu = config.provider.qemu;
+  if (!qemu) throw new MiniError("CONFIG_UNSUPPORTED", "mini up needs a qemu configuration");
   const bins = await p.step("Service binaries", () =>
     ensureBinaries(o.binDir, (missing) => p.info(`building ${missing.join(", ")} (scripts/build.ts) …`)),
   );
+  const s = beginMini(o);
+  const { recorder } = s;
 
-  // A previous cluster's node files are useless (their disks were encrypted under its keys).
-  rmSync(ws.miniDir, { recursive: true, force: true });
-  mkdirSync(ws.miniDir, { recursive: true, mode: 0o700 });
-
-  const { secret: master, created } = readOrCreateMasterSecret(ws.masterSecret, random);
-  if (!created) p.info(`using the existing master secret ${relative(ws.dir, ws.masterSecret)}`);
-  const initSecret = randomInitSecret(random);
-  const measurementSalt = random(32);
-  const uid = toHex(random(4));
-  const recorder = new MiniRecorder(
-    ws.state,
-    {
-      version: "v1",
-      infrastructure: { uid, name: config.name, initSecret: toHex(initSecret) },
-    },
-    { dir: ws.miniDir, startedAt: now().toISOString() },
-  );
-
-  try {
+  return await runMini(o, async () => {
     // 1. Metadata endpoint.
-    const token = toHex(random(32));
-    const metadata = await p.step(
-      "Metadata endpoint",
-      async () => {
-        const md = await startMetadataService(o.self, ws.miniDir, token, MINI_TIMEOUTS.serviceStartMs);
-        recorder.addService("metadata", md.record, md.endpoint);
-        recorder.setMetadataUrl(md.endpoint);
-        const hash = await Bun.password.hash(initSecret, { algorithm: "bcrypt", cost: 10 });
-        await createMetadataClient({ url: md.endpoint }).setInitSecretHash(token, hash);
-        return md;
-      },
-      (md) => md.endpoint,
-    );
-    const mdClient = createMetadataClient({ url: metadata.endpoint });
+    const metadata = await startMetadataStep(o, s, MINI_TIMEOUTS.serviceStartMs);
+    const { client: mdClient, token } = metadata;
 
     // 2. Nodes: swtpm, measured boot, disk, registration, bootstrapper.
-    const qemu = config.provider.qemu;
-    if (!qemu) throw new MiniError("CONFIG_UNSUPPORTED", "mini up needs a qemu configuration");
     const env: NodeEnvironment = {
       bootstrapper: bins.bootstrapper,
       verificationService: bins["verification-service"],
@@ -285,58 +168,34 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
     const ownerOpts = o.owner;
     let owners: EnrolledOwners | undefined;
     if (ownerOpts) {
-      const clusterId = toHex(await expectedClusterId(master, measurementSalt));
+      const expectedId = toHex(await expectedClusterId(s.master, s.measurementSalt));
       owners = await p.step(
         "Owners: enroll passkeys and approve the initial policy (browser)",
         () =>
           enrollOwnersAtInit({
             io: ownerOpts.io,
             settings: ownerOpts.settings,
-            clusterId,
+            clusterId: expectedId,
             policy: initPolicy,
             threshold: ownerOpts.threshold,
           }),
         (r) => `${r.owners.join(", ")}; anchor ${r.anchor}`,
       );
     }
-    const init = await p.step(`Init ${first.name} over attested TLS`, () =>
-      initFirstNode({
-        ...(owners ? { owner: owners.pin } : {}),
-        endpoint: initUrl,
-        config,
-        initSecret,
-        masterSecret: master,
-        measurementSalt,
-        waitForEndpointMs: MINI_TIMEOUTS.serviceStartMs,
-        retryIntervalMs: 250,
-        responseTimeoutMs: MINI_TIMEOUTS.initMs,
-        now,
-      }),
-    );
-    const clusterId = toHex(init.clusterId);
-    writeAdminKubeconfig(ws.adminConf, init.kubeconfig, true);
-    recorder.update((s) => ({
-      ...s,
-      infrastructure: {
-        ...s.infrastructure,
-        uid,
-        name: config.name,
-        clusterEndpoint: new URL(initUrl).host,
-        initSecret: undefined,
-      },
-      clusterValues: {
-        clusterID: clusterId,
-        measurementSalt: toHex(measurementSalt),
-        ...(owners ? { ownerAnchor: owners.anchor } : {}),
-      },
-    }));
+    const { init, clusterId } = await initStep(o, s, {
+      endpoint: initUrl,
+      nodeName: first.name,
+      waitForEndpointMs: MINI_TIMEOUTS.serviceStartMs,
+      responseTimeoutMs: MINI_TIMEOUTS.initMs,
+      ...(owners ? { owner: { pin: owners.pin, anchor: owners.anchor } } : {}),
+    });
     const ownerLog = owners ? writeOwnerLog(ws, owners.entries) : undefined;
 
     // 4. KMS, join configuration, JoinService.
     await p.step(
       "KMS and JoinService",
       async () => {
-        const pki = await createServicePki(ws.miniDir, now());
+        const pki = await createServicePki(ws.miniDir, s.now());
         const stateDb = join(ws.miniDir, "cluster-state.sqlite");
         const kms = await startKms(
           bins.kms,
@@ -347,9 +206,9 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
           owners ? { anchor: owners.anchor, stateDb } : undefined,
         );
         recorder.addService("kms", kms.record, kms.endpoint);
-        recorder.update((s) => ({
-          ...s,
-          infrastructure: { ...s.infrastructure, clusterState: `sqlite:${stateDb}` },
+        recorder.update((st) => ({
+          ...st,
+          infrastructure: { ...st.infrastructure, clusterState: `sqlite:${stateDb}` },
         }));
         const state = openClusterState(`sqlite:${stateDb}`);
         try {
@@ -357,7 +216,7 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
           if (owners) await publishOwners(state, owners);
           await writeJoinConfig(state, {
             policy: initPolicy,
-            measurementSalt,
+            measurementSalt: s.measurementSalt,
             kubernetesVersion: config.kubernetesVersion,
             components: [],
           });
@@ -401,52 +260,29 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
           const vs = await startVerificationService(n, env, MINI_TIMEOUTS.serviceStartMs);
           recorder.addNodeProcess(n.name, vs.record);
           recorder.setNodeEndpoint(n.name, "verify", vs.url);
-          return [n.name, vs.url] as const;
+          return { name: n.name, url: vs.url };
         }),
       ),
     );
-    recorder.update((s) => ({
-      ...s,
-      infrastructure: { ...s.infrastructure, verifyEndpoints: verifyUrls.map(([, u]) => u) },
+    recorder.update((st) => ({
+      ...st,
+      infrastructure: { ...st.infrastructure, verifyEndpoints: verifyUrls.map((v) => v.url) },
     }));
-    const policy = nodePolicy(config, init.clusterId);
-    const verdicts = await p.step(`Verify ${nodes.length} node(s)`, async () => {
-      const out = await Promise.all(verifyUrls.map(([, url]) => verifyNode({ url, policy, now })));
-      const bad = out.filter((v) => !v.valid);
-      if (bad.length) {
-        throw new MiniError("START_FAILED", "A node of the new cluster does not verify", {
-          actual: bad.map((b) => (b.valid ? "" : `${b.url}: ${b.message}`)).join("; "),
-        });
-      }
-      return out;
-    });
-
-    const summaryNodes: MiniNodeSummary[] = nodes.map((n, i) => {
-      const v = verdicts[i];
-      return {
+    const policy = nodePolicy(config, clusterId);
+    const verdicts = await verifyStep(o, verifyUrls, policy, { waitMs: 0 });
+    return upResult(o, s, {
+      kind: "processes",
+      clusterId,
+      nodes: nodes.map((n, i) => ({
         name: n.name,
         role: n.role,
         ips: [LOOPBACK],
-        verifyUrl: verifyUrls[i]?.[1] ?? "",
-        verified: v?.valid === true,
-        detail: v?.valid ? `${Object.keys(v.measurements).length} PCRs quoted` : (v?.message ?? ""),
-      };
-    });
-    return {
-      name: config.name,
-      clusterId,
-      nodes: summaryNodes,
-      measurements: Object.fromEntries([...policy.measurements].map(([i, m]) => [String(i), m.expected])),
+        verifyUrl: verifyUrls[i]?.url ?? "",
+      })),
+      verdicts,
+      policy,
       kubernetes: init.kubernetes,
-      files: {
-        config: o.configPath,
-        state: ws.state,
-        masterSecret: ws.masterSecret,
-        adminKubeconfig: ws.adminConf,
-        nodes: join(ws.miniDir, "nodes"),
-        ...(ownerLog ? { ownerLog } : {}),
-      },
-      durationMs: Math.round(performance.now() - t0),
+      ...(ownerLog ? { files: { ownerLog } } : {}),
       ...(owners
         ? {
             owner: {
@@ -457,12 +293,6 @@ export async function miniUp(o: MiniUpOptions): Promise<MiniUpResult> {
             },
           }
         : {}),
-    };
-  } catch (err) {
-    if (!o.keepOnFailure) {
-      p.info("stopping what was started (use --keep-on-failure to inspect it) …");
-      await stopMini(ws, { removeFiles: false });
-    }
-    throw err;
-  }
+    });
+  });
 }

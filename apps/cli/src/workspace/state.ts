@@ -35,11 +35,20 @@ export const MiniNodeSchema = v.strictObject({
   role: v.picklist(["control-plane", "worker"]),
   ips: v.array(v.string()),
   dir: v.string(),
-  /** swtpm command port (the control port is port + 1). */
-  tpmPort: v.pipe(v.number(), v.integer()),
+  /** swtpm command port (the control port is port + 1); absent for VM nodes (their swtpm is QEMU's). */
+  tpmPort: v.optional(v.pipe(v.number(), v.integer())),
   /** Announced endpoints by purpose (`init`, `recovery`, `verify`): URLs. */
   endpoints: v.record(v.string(), v.pipe(v.string(), v.maxLength(256))),
   processes: v.array(ProcessRecordSchema),
+  /** A QEMU node (`mini up --vm`): its VM directory (QMP socket, serial logs, disks) and forwards. */
+  vm: v.optional(
+    v.strictObject({
+      dir: v.string(),
+      serialLog: v.string(),
+      /** Guest port → the 127.0.0.1 port QEMU forwards to it. */
+      ports: v.record(v.pipe(v.string(), v.regex(/^\d{1,5}$/)), v.pipe(v.number(), v.integer())),
+    }),
+  ),
 });
 export type MiniNode = v.InferOutput<typeof MiniNodeSchema>;
 
@@ -48,6 +57,8 @@ export const MiniStateSchema = v.strictObject({
   dir: v.string(),
   startedAt: v.string(),
   metadataUrl: v.optional(v.string()),
+  /** The node image the VMs boot (`mini up --vm`); absent for a cluster of local processes. */
+  image: v.optional(v.string()),
   nodes: v.array(MiniNodeSchema),
   /** Cluster-wide processes: metadata endpoint, KMS, JoinService. */
   services: v.array(

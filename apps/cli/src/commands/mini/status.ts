@@ -11,7 +11,7 @@ export const statusCommand = defineCommand({
   examples: ["asterism mini status", "asterism mini status --output json"],
   async run(ctx) {
     const ws = workspaceFrom(ctx);
-    const st = miniStatus(ws);
+    const st = await miniStatus(ws);
     if (ctx.json) {
       ctx.io.stdout(`${JSON.stringify(st)}\n`);
       return !st.exists || st.healthy ? ExitCode.OK : ExitCode.FAILED;
@@ -23,7 +23,7 @@ export const statusCommand = defineCommand({
     const s = createStyle(ctx.io);
     const mark = (on: boolean) => (on ? s.green("running") : s.red("stopped"));
     ctx.io.stdout(
-      `Local cluster "${st.name}"${st.clusterId ? `, cluster ID ${st.clusterId}` : ""}, started ${st.startedAt}\n\n`,
+      `Local cluster "${st.name}"${st.clusterId ? `, cluster ID ${st.clusterId}` : ""}, started ${st.startedAt}\n${st.image ? `VM nodes booted from ${st.image}\n` : ""}\n`,
     );
     for (const svc of st.services)
       ctx.io.stdout(
@@ -34,6 +34,7 @@ export const statusCommand = defineCommand({
       for (const p of n.processes)
         ctx.io.stdout(`    ${p.name.padEnd(20)} ${mark(p.running)}  pid ${p.pid}\n`);
       for (const [k, v] of Object.entries(n.endpoints)) ctx.io.stdout(`    ${k.padEnd(20)} ${v}\n`);
+      if (n.serialLog) ctx.io.stdout(`    ${"serial console".padEnd(20)} ${n.serialLog}\n`);
     }
     ctx.io.stdout(
       `\n${st.healthy ? "All processes are as expected." : s.red("Some processes are not running (see the logs in each node's directory).")}\n`,
