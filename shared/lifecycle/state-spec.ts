@@ -52,13 +52,16 @@ export interface InClusterOptions {
 }
 
 const IN_CLUSTER = "kube-in-cluster:";
+/** The namespace of the cluster's state objects (k8s/base/namespace.yaml). */
+const CLUSTER_STATE_NAMESPACE = "asterism-system";
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Open the cluster state named by `ASTERISM_STATE`:
  * - `sqlite:<path>`: the local cluster's embedded backend;
  * - `kube:<kubeconfig path>[#<namespace>]`: Secrets and ConfigMaps in that namespace (default
- *   `kube-system`) through the kubeconfig's current context (server, CA, client certificate or token);
+ *   `asterism-system`, where the JoinService and KMS read theirs; an operator's `asterism apply
+ *   --cluster-state kube:<admin.conf>` must land there) through the kubeconfig's current context;
  * - `kube-in-cluster:<namespace>`: the same from inside a pod, with the pod's own ServiceAccount
  *   ({@link inClusterConnection}).
  */
@@ -91,7 +94,7 @@ export function kubeConnectionOf(
   opts: InClusterOptions = {},
 ): KubeConnection | undefined {
   if (spec.startsWith("kube:")) {
-    const [path, own = "kube-system"] = spec.slice("kube:".length).split("#") as [string, string?];
+    const [path, own = CLUSTER_STATE_NAMESPACE] = spec.slice("kube:".length).split("#") as [string, string?];
     return readKubeconfig(path, namespace ?? own);
   }
   if (spec.startsWith(IN_CLUSTER))
