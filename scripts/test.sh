@@ -18,5 +18,11 @@ step build bun scripts/build.ts
 
 printf '== bun test\n'
 rm -f .tmp/junit.xml
-bun test --timeout 30000 --reporter=junit --reporter-outfile=.tmp/junit.xml "$@" 2>&1 | tail -n 200
+bun test --timeout 30000 --reporter=junit --reporter-outfile=.tmp/junit.xml "$@" 2>&1 | tee .tmp/bun-test.log | tail -n 200
+# The VM tests' evidence, whatever the tail cut: precomputed vs quoted PCRs, and the refused tampered node.
+if grep -q '^pcr  precomputed' .tmp/bun-test.log; then
+  printf '== VM tests: PCRs precomputed from the image and quoted by the booted nodes\n'
+  grep -A14 '^pcr  precomputed' .tmp/bun-test.log | grep -E '^(pcr  |--$| {0,2}[0-9]{1,2}  )'
+  grep -E '^(JoinService on|tampered image refused)' .tmp/bun-test.log | cut -c1-600
+fi
 bun scripts/junit-summary.ts .tmp/junit.xml "$failed_checks"

@@ -1,6 +1,7 @@
 /**
  * A small, honest kustomize subset for Asterism's `k8s/` tree, so rendering needs no kustomize binary
  * (Debian ships none recent enough). The subset is documented in k8s/README.md; anything outside it fails.
+ * Also the policy checks of rendered objects and a small RBAC authorizer to evaluate their Roles.
  *
  * @module
  */
@@ -13,4 +14,5 @@ export {
   type PolicyViolation,
   PRIVILEGED_REASON_ANNOTATION,
 } from "./policy.ts";
+export { type AccessRequest, createRbacAuthorizer, serviceAccountUser } from "./rbac.ts";
 export { strategicMerge } from "./strategic-merge.ts";

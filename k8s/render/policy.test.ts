@@ -73,7 +73,7 @@ const cases: { name: string; wantCode: PolicyCode; mutate: (objs: KubeObject[]) 
       void o.push({
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name: "kms-wrapped-key", namespace: "asterism-system" },
+        metadata: { name: "kms-master-secret", namespace: "asterism-system" },
       }),
   },
   {
@@ -160,10 +160,24 @@ const cases: { name: string; wantCode: PolicyCode; mutate: (objs: KubeObject[]) 
     },
   },
   {
-    name: "metrics port is not the ops port",
+    name: "ops port not annotated for scraping",
     wantCode: "METRICS_ANNOTATIONS",
     mutate: (o) => {
-      at(meta(o, "kms"), "annotations")["prometheus.io/port"] = "9000";
+      at(meta(o, "join-service"), "annotations")["prometheus.io/port"] = "9090";
+    },
+  },
+  {
+    name: "scrape annotation naming a port the pod does not declare",
+    wantCode: "METRICS_ANNOTATIONS",
+    mutate: (o) => {
+      at(meta(o, "verification-service"), "annotations")["prometheus.io/port"] = "8081";
+    },
+  },
+  {
+    name: "scrape annotations on the KMS, whose metrics need a client certificate",
+    wantCode: "METRICS_ANNOTATIONS",
+    mutate: (o) => {
+      at(meta(o, "kms"))["annotations"] = { "prometheus.io/scrape": "true", "prometheus.io/port": "9001" };
     },
   },
   {

@@ -14,7 +14,9 @@ import { isRecord, type KubeObject } from "@asterism/kube-apply";
  *   read-only root filesystem, no host namespaces) broken — no exception possible.
  * - `POD_SECURITY_EXCEPTION_MISSING`: a waivable Pod Security "restricted" rule (runAsNonRoot, hostPath)
  *   broken without a written `asterism.dev/pod-security-exception`.
- * - `METRICS_ANNOTATIONS`: no Prometheus scrape annotations, or a port that is not the pod's `ops` port.
+ * - `METRICS_ANNOTATIONS`: Prometheus scrape annotations naming a port the pod does not declare, or a pod
+ *   with a plain-HTTP `ops` port that is not annotated for scraping on it. (A pod without plain-HTTP
+ *   metrics, like the KMS, whose /metrics needs a client certificate, carries no annotations.)
  * - `NAMESPACE_LABELS`: a Namespace without Pod Security enforce/audit/warn labels.
  * - `PLACEMENT`: join-service or kms not pinned to control-plane nodes with the control-plane toleration.
  */
@@ -131,17 +133,14 @@ function checkPod(o: KubeObject, out: PolicyViolation[]): void {
     add("POD_SECURITY_EXCEPTION_MISSING", waivable.join("; "));
 
   const ann = rec(meta["annotations"]);
-  const opsPorts = containers.flatMap((c) =>
-    arr(c["ports"])
-      .map(rec)
-      .filter((p) => p["name"] === "ops")
-      .map((p) => String(p["containerPort"])),
-  );
-  if (ann["prometheus.io/scrape"] !== "true" || !opsPorts.includes(String(ann["prometheus.io/port"])))
-    add(
-      "METRICS_ANNOTATIONS",
-      `scrape=${String(ann["prometheus.io/scrape"])} port=${String(ann["prometheus.io/port"])}`,
-    );
+  const ports = containers.flatMap((c) => arr(c["ports"]).map(rec));
+  const declared = ports.map((p) => String(p["containerPort"]));
+  const ops = ports.filter((p) => p["name"] === "ops").map((p) => String(p["containerPort"]));
+  const scrape = ann["prometheus.io/scrape"];
+  const port = ann["prometheus.io/port"];
+  const scraped = scrape === "true" && declared.includes(String(port));
+  if ((scrape !== undefined && !scraped) || (ops.length > 0 && !(scraped && ops.includes(String(port)))))
+    add("METRICS_ANNOTATIONS", `scrape=${String(scrape)} port=${String(port)}`);
 
   if (o.kind === "DaemonSet" && CONTROL_PLANE_DAEMONSETS.has(o.metadata.name)) {
     const terms = arr(

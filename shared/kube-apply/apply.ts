@@ -106,6 +106,44 @@ export async function getObject(
   }
 }
 
+/** What {@link createObject} did. */
+export interface CreateResult {
+  /** False when an object of that name already existed (it is returned unchanged). */
+  readonly created: boolean;
+  /** The object as stored: the new one, or the one that was already there. */
+  readonly object: KubeObject;
+}
+
+/**
+ * Create an object unless one of that name exists: `POST` to its collection (`fieldValidation=Strict`);
+ * on 409 `AlreadyExists` the stored object is read and returned with `created: false`. Never overwrites,
+ * unlike {@link applyObject}: for objects whose content must not change once written (key material,
+ * certificates), where the caller decides what an existing one means. The object is schema-checked first.
+ */
+export async function createObject(client: KubeClient, object: KubeObject): Promise<CreateResult> {
+  const obj = validateObject(object);
+  const r = resourceFor(obj.apiVersion, obj.kind);
+  const { resourceVersion: _rv, ...metadata } = obj.metadata;
+  try {
+    const stored = await client.request({
+      method: "POST",
+      path: resourcePath(r, obj.metadata.namespace),
+      query: { fieldValidation: "Strict" },
+      body: { ...obj, metadata },
+    });
+    return { created: true, object: checkedResponse(stored, `create ${objectKey(obj)}`) };
+  } catch (err) {
+    if (!(err instanceof KubeError && err.code === "CONFLICT")) throw err;
+  }
+  const existing = await getObject(client, { ...obj, ...obj.metadata });
+  if (existing === undefined)
+    throw new KubeError("CONFLICT", `create ${objectKey(obj)}`, {
+      expected: "the object that refused the create",
+      actual: "none (deleted meanwhile)",
+    });
+  return { created: false, object: existing };
+}
+
 /** Options of {@link deleteObject}. */
 export interface DeleteOptions {
   /**

@@ -12,6 +12,8 @@ export {
   type ApplyResult,
   applyAll,
   applyObject,
+  type CreateResult,
+  createObject,
   type DeleteOptions,
   deleteObject,
   FIELD_MANAGER,

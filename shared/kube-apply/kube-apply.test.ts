@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   createKubeClient,
+  createObject,
   KubeError,
   type KubeErrorCode,
   type KubeFetch,
@@ -212,5 +213,87 @@ describe("client", () => {
     const err = (await c.request({ method: "GET", path: "/api/v1/x" }).catch((e: unknown) => e)) as KubeError;
     expect(err.code).toBe("TRANSPORT");
     expect(err.message).not.toContain("secret-token");
+  });
+});
+
+describe("createObject", () => {
+  const cm = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "c", namespace: "n" },
+    data: { k: "v" },
+  };
+  /** A fetch answering each request with the next (status, body) and recording method + URL. */
+  const script = (answers: [number, unknown][], seen: string[]): KubeFetch => {
+    let i = 0;
+    return async (url, init) => {
+      seen.push(`${init.method} ${url}`);
+      const [status, body] = answers[i++] ?? [500, {}];
+      return new Response(JSON.stringify(body), { status });
+    };
+  };
+  const conflict = { kind: "Status", reason: "AlreadyExists", message: "exists" };
+
+  test("POSTs to the collection with strict field validation", async () => {
+    const seen: string[] = [];
+    const c = createKubeClient({
+      server: "https://k",
+      fetch: script([[201, { ...cm, metadata: { ...cm.metadata, uid: "u" } }]], seen),
+    });
+    const r = await createObject(c, cm);
+    expect(r.created).toBe(true);
+    expect(seen).toEqual(["POST https://k/api/v1/namespaces/n/configmaps?fieldValidation=Strict"]);
+  });
+
+  test("an existing object is read back and returned unchanged, never overwritten", async () => {
+    const seen: string[] = [];
+    const stored = { ...cm, data: { k: "other" } };
+    const c = createKubeClient({
+      server: "https://k",
+      fetch: script(
+        [
+          [409, conflict],
+          [200, stored],
+        ],
+        seen,
+      ),
+    });
+    expect(await createObject(c, cm)).toEqual({ created: false, object: stored });
+    expect(seen).toEqual([
+      "POST https://k/api/v1/namespaces/n/configmaps?fieldValidation=Strict",
+      "GET https://k/api/v1/namespaces/n/configmaps/c",
+    ]);
+  });
+
+  test.each([
+    {
+      name: "deleted between the conflict and the read",
+      answers: [
+        [409, conflict],
+        [404, {}],
+      ],
+      want: "CONFLICT",
+    },
+    {
+      name: "a refusal other than a conflict",
+      answers: [[422, { kind: "Status", reason: "Invalid" }]],
+      want: "API_ERROR",
+    },
+  ] as { name: string; answers: [number, unknown][]; want: KubeErrorCode }[])(
+    "$name → $want",
+    async ({ answers, want }) => {
+      const c = createKubeClient({ server: "https://k", fetch: script(answers, []) });
+      const err = await createObject(c, cm).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KubeError);
+      expect((err as KubeError).code).toBe(want);
+    },
+  );
+
+  test("an invalid object never reaches the server", async () => {
+    const seen: string[] = [];
+    const c = createKubeClient({ server: "https://k", fetch: script([], seen) });
+    const err = await createObject(c, { ...cm, data: { k: 1 } } as never).catch((e: unknown) => e);
+    expect((err as KubeError).code).toBe("INVALID_OBJECT");
+    expect(seen).toEqual([]);
   });
 });

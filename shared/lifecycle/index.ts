@@ -76,7 +76,14 @@ export {
   writeNodeRecord,
 } from "./node-record.ts";
 export { type RecoverNodeOptions, recoverNode, requestRecoveryChallenge } from "./recover-client.ts";
-export { openClusterState, readKubeconfig } from "./state-spec.ts";
+export {
+  type InClusterOptions,
+  inClusterConnection,
+  kubeConnectionOf,
+  openClusterState,
+  readKubeconfig,
+  SERVICE_ACCOUNT_DIR,
+} from "./state-spec.ts";
 export {
   askEndpoints,
   classifyTicketFailure,

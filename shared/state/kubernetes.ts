@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { fromBase64, toBase64 } from "@asterism/bytes";
 import {
   ApiException,
@@ -20,6 +21,12 @@ export interface KubeConnection {
   readonly cert?: string;
   readonly key?: string;
   readonly token?: string;
+  /**
+   * A file holding the bearer token, re-read for every request (instead of `token`). A pod's projected
+   * ServiceAccount token expires and is rotated in place by the kubelet, so a token read once at start
+   * would stop working; client-go re-reads it for the same reason.
+   */
+  readonly tokenFile?: string;
   readonly namespace: string;
   /** Injected for tests; Bun's fetch by default. */
   readonly fetch?: typeof fetch;
@@ -43,7 +50,8 @@ export function bunFetchHttpLibrary(conn: KubeConnection) {
   return wrapHttpLibrary({
     async send(req: RequestContext): Promise<ResponseContext> {
       const headers: Record<string, string> = { ...req.getHeaders() };
-      if (conn.token) headers["Authorization"] = `Bearer ${conn.token}`;
+      const token = conn.tokenFile === undefined ? conn.token : readToken(conn.tokenFile);
+      if (token) headers["Authorization"] = `Bearer ${token}`;
       const body = req.getBody();
       const signal = req.getSignal();
       const res = await doFetch(req.getUrl(), {
@@ -65,6 +73,19 @@ export function bunFetchHttpLibrary(conn: KubeConnection) {
       });
     },
   });
+}
+
+/** The bearer token in `path` (trailing newline dropped); unreadable is `BACKEND_UNAVAILABLE`, naming the path only. */
+function readToken(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (cause) {
+    throw new StateError("BACKEND_UNAVAILABLE", "Cannot read the API token", {
+      expected: `a readable token file ${path}`,
+      actual: (cause as NodeJS.ErrnoException).code ?? "unreadable",
+      cause,
+    });
+  }
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });

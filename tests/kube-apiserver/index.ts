@@ -9,6 +9,7 @@ export { createTestPki, type TestPki } from "./certs.ts";
 export { KUBEADM_CSR_BINDINGS, seedKubeadmCsrBindings } from "./kubeadm-defaults.ts";
 export {
   type RecordedRequest,
+  type RequestAttributes,
   startTestApiServer,
   type TestApiServer,
   type TestApiServerOptions,

@@ -219,3 +219,50 @@ test("@kubernetes/client-node works against it (plain HTTP needs skipTLSVerify)"
   expect(list.items.map((s) => s.metadata?.name)).toContain("from-client-node");
   await core.deleteNamespacedSecret({ namespace: "default", name: "from-client-node" });
 });
+
+describe("authentication and authorization", () => {
+  test("tokens map to users (read per request); the authorizer sees the real verbs; 401 and 403", async () => {
+    const users = new Map([["t-admin", "admin"]]);
+    const seen: string[] = [];
+    const authz = await startTestApiServer({
+      users,
+      authorize: (a) => {
+        seen.push(`${a.user} ${a.verb} ${a.apiGroup}/${a.resource} ${a.namespace ?? "-"}/${a.name ?? "-"}`);
+        return a.user === "admin" || a.verb === "get";
+      },
+    });
+    try {
+      const req = (token: string | undefined, method: string, path: string, body?: unknown) =>
+        fetch(authz.url + path, {
+          method,
+          headers: {
+            ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        }).then((r) => r.status);
+      expect(await req(undefined, "GET", CM_PATH)).toBe(401);
+      expect(await req("unknown", "GET", CM_PATH)).toBe(401);
+      expect(await req("t-admin", "POST", CM_PATH, cm("authz", { a: "1" }))).toBe(201);
+      users.set("t-reader", "reader"); // a rotated or added token counts from the next request
+      expect(await req("t-reader", "GET", `${CM_PATH}/authz`)).toBe(200);
+      expect(await req("t-reader", "GET", CM_PATH)).toBe(403);
+      expect(await req("t-reader", "GET", `${CM_PATH}?watch=true`)).toBe(403);
+      expect(await req("t-reader", "PUT", `${CM_PATH}/authz`, cm("authz", { a: "2" }))).toBe(403);
+      expect(await req("t-reader", "DELETE", CM_PATH)).toBe(403);
+      expect(await req("t-reader", "GET", "/apis/apps/v1/daemonsets")).toBe(403);
+      expect(seen).toEqual([
+        "admin create /configmaps default/-",
+        "reader get /configmaps default/authz",
+        "reader list /configmaps default/-",
+        "reader watch /configmaps default/-",
+        "reader update /configmaps default/authz",
+        "reader deletecollection /configmaps default/-",
+        "reader list apps/daemonsets -/-",
+      ]);
+      expect(authz.requests.map((r) => r.status)).toEqual([401, 401, 201, 200, 403, 403, 403, 403, 403]);
+    } finally {
+      await authz.stop();
+    }
+  });
+});

@@ -14,8 +14,34 @@ export interface TestApiServerOptions {
   readonly tls?: TestApiServerTls;
   /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
   readonly token?: string;
+  /**
+   * Bearer token → user name (e.g. `system:serviceaccount:<ns>:<name>`), read on every request, so a test
+   * can rotate a token by changing the map. When set, a request without a known token is 401.
+   */
+  readonly users?: ReadonlyMap<string, string>;
+  /**
+   * Authorization of every resource request after authentication (the user is `anonymous` without
+   * `users`); false is 403 `Forbidden`, as from the real RBAC authorizer.
+   */
+  readonly authorize?: (request: RequestAttributes) => boolean;
   /** Namespaces that exist from the start (default: default, kube-system, kube-public). */
   readonly namespaces?: readonly string[];
+}
+
+/**
+ * What the API server's authorizer sees of a resource request (Kubernetes "request attributes"): the
+ * verb is derived from the method as the real server does (GET of a collection is `list`, or `watch`
+ * with `?watch=true`; DELETE of a collection is `deletecollection`).
+ */
+export interface RequestAttributes {
+  readonly user: string;
+  readonly verb: string;
+  readonly apiGroup: string;
+  readonly resource: string;
+  /** Absent for cluster-scoped resources and for cluster-wide lists. */
+  readonly namespace?: string;
+  /** Absent for `create`, `list`, `watch` and `deletecollection`. */
+  readonly name?: string;
 }
 
 /** One request as the server saw it, for assertions. */
@@ -24,6 +50,10 @@ export interface RecordedRequest {
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
   readonly contentType: string | null;
+  /** Set (by the server, once routed) for resource requests that passed authentication. */
+  attributes?: RequestAttributes;
+  /** The HTTP status of the answer. */
+  status?: number;
 }
 
 export interface TestApiServer {
@@ -180,11 +210,57 @@ function withTypeMeta(body: unknown, r: ResourceInfo): unknown {
   return { apiVersion: apiVersionOf(r), kind: r.kind, ...body };
 }
 
-async function handle(store: ObjectStore, req: Request, url: URL): Promise<Response> {
+/** The authorizer's view of a routed request (see {@link RequestAttributes}). */
+function attributesOf(user: string, method: string, url: URL, t: Target): RequestAttributes {
+  const watch = ["true", "1"].includes(url.searchParams.get("watch") ?? "");
+  const verb =
+    method === "GET"
+      ? t.name !== undefined
+        ? "get"
+        : watch
+          ? "watch"
+          : "list"
+      : method === "POST"
+        ? "create"
+        : method === "PUT"
+          ? "update"
+          : method === "PATCH"
+            ? "patch"
+            : method === "DELETE"
+              ? t.name !== undefined
+                ? "delete"
+                : "deletecollection"
+              : method.toLowerCase();
+  return {
+    user,
+    verb,
+    apiGroup: t.resource.group,
+    resource: t.resource.plural,
+    ...(t.namespace === undefined ? {} : { namespace: t.namespace }),
+    ...(t.name === undefined || verb === "create" ? {} : { name: t.name }),
+  };
+}
+
+async function handle(
+  store: ObjectStore,
+  req: Request,
+  url: URL,
+  user: string,
+  options: TestApiServerOptions,
+  record: RecordedRequest,
+): Promise<Response> {
   const found = discovery(url.pathname);
   if (found !== undefined && req.method === "GET") return found;
   const t = route(url.pathname);
   if (t === undefined) return status(404, "NotFound", "the server could not find the requested resource");
+  const attributes = attributesOf(user, req.method, url, t);
+  record.attributes = attributes;
+  if (options.authorize !== undefined && !options.authorize(attributes))
+    return status(
+      403,
+      "Forbidden",
+      `${attributes.resource} is forbidden: User "${user}" cannot ${attributes.verb} resource "${attributes.resource}"`,
+    );
   const { resource: r, namespace, name } = t;
   if (r.namespaced && namespace === undefined && !(req.method === "GET" && name === undefined))
     return status(404, "NotFound", "the server could not find the requested resource");
@@ -274,19 +350,32 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         }),
     async fetch(req) {
       const url = new URL(req.url);
-      requests.push({
+      const record: RecordedRequest = {
         method: req.method,
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
         contentType: req.headers.get("content-type"),
-      });
-      if (options.token !== undefined && req.headers.get("authorization") !== `Bearer ${options.token}`)
-        return status(401, "Unauthorized", "Unauthorized");
+      };
+      requests.push(record);
+      const answer = (res: Response) => {
+        record.status = res.status;
+        return res;
+      };
+      const bearer = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1];
+      if (options.token !== undefined && bearer !== options.token)
+        return answer(status(401, "Unauthorized", "Unauthorized"));
+      let user = "anonymous";
+      if (options.users !== undefined) {
+        const known = bearer === undefined ? undefined : options.users.get(bearer);
+        if (known === undefined) return answer(status(401, "Unauthorized", "Unauthorized"));
+        user = known;
+      }
       try {
-        return await handle(store, req, url);
+        return answer(await handle(store, req, url, user, options, record));
       } catch (err) {
-        if (err instanceof StatusFailure) return status(err.code, err.reason, err.message, err.causes);
-        return status(500, "InternalError", "internal error");
+        if (err instanceof StatusFailure)
+          return answer(status(err.code, err.reason, err.message, err.causes));
+        return answer(status(500, "InternalError", "internal error"));
       }
     },
   });

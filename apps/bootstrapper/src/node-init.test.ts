@@ -10,11 +10,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InitRequestSchema } from "@asterism/api";
 import type { Issuer } from "@asterism/attestation";
+import { parseMasterSecret } from "@asterism/keys";
 import { createKubeClient, getObject, type KubeClient } from "@asterism/kube-apply";
 import { createInitSecretChecker, type KubernetesInstaller } from "@asterism/kubeadm";
-import { bootLocalNode, localImage, NodeLock, type NodeTpm, openNodeTpm } from "@asterism/lifecycle";
+import {
+  bootLocalNode,
+  localImage,
+  NodeLock,
+  type NodeTpm,
+  openNodeTpm,
+  parseJoinConfigObject,
+  STATE_OBJECTS,
+} from "@asterism/lifecycle";
 import type { MetadataClient } from "@asterism/metadata";
 import { createMemoryLogger } from "@asterism/service";
+import { kubernetesState } from "@asterism/state";
 import { type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import * as v from "valibot";
 import {
@@ -63,8 +73,9 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const initRequest = () =>
+const initRequest = (extra: Record<string, unknown> = {}) =>
   v.parse(InitRequestSchema, {
+    ...extra,
     initSecret: b64(new TextEncoder().encode(INIT_SECRET)),
     masterSecret: { key: b64(MASTER_KEY), salt: b64(new Uint8Array(32).fill(2)) },
     measurementSalt: b64(new Uint8Array(32).fill(3)),
@@ -81,7 +92,7 @@ const installer = (kubeadmRuns: boolean): KubernetesInstaller =>
     runKubeadmJoin: async () => ({ performed: false, output: "" }),
   }) as unknown as KubernetesInstaller;
 
-function testNode(opts: { kubeadmRuns: boolean; connect: () => KubeClient }) {
+function testNode(opts: { kubeadmRuns: boolean; connect: () => KubeClient; state?: string }) {
   const runDir = mkdtempSync(join(tmpdir(), "asterism-node-init-"));
   dirs.push(runDir);
   const logger = createMemoryLogger();
@@ -94,6 +105,7 @@ function testNode(opts: { kubeadmRuns: boolean; connect: () => KubeClient }) {
     variant: "qemu-vtpm",
     logger,
     connect: opts.connect,
+    connectState: () => adminState(opts.state),
     attempts: 2,
     delayMs: 1,
   });
@@ -105,9 +117,9 @@ function testNode(opts: { kubeadmRuns: boolean; connect: () => KubeClient }) {
     disk: disk as unknown as StateDisk,
     diskState: { kind: "fresh", uuid: "12345678-1234-1234-1234-123456789abc" },
     installer: installer(opts.kubeadmRuns),
-    applyManifests: (kubeconfig) => {
+    applyManifests: (kubeconfig, services) => {
       applyCalls++;
-      return apply(kubeconfig);
+      return apply(kubeconfig, services);
     },
     metadata: {} as MetadataClient,
     initSecret: createInitSecretChecker(hash),
@@ -125,6 +137,16 @@ function testNode(opts: { kubeadmRuns: boolean; connect: () => KubeClient }) {
 
 const adminClient = () =>
   createKubeClient({ server: api.url, tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } });
+/** The test API server's asterism-system as cluster state (the node's own kubeconfig names its own CA). */
+function adminState(server = api.url) {
+  return kubernetesState({
+    server,
+    namespace: "asterism-system",
+    ca: pki.ca,
+    cert: pki.clientCert,
+    key: pki.clientKey,
+  });
+}
 
 describe("init applies the cluster manifests", () => {
   test("kubeadm ran: every object of the qemu overlay is in the API server before init answers", async () => {
@@ -144,6 +166,20 @@ describe("init applies the cluster manifests", () => {
     expect(t.logger.lines.find((l) => l["msg"] === "node.manifests_applied")?.["objects"]).toBe(
       embeddedManifests("qemu-vtpm").length,
     );
+    // The objects the manifests reference, from the init request (cluster-objects.ts).
+    const get = (kind: string, name: string) =>
+      getObject(adminClient(), { apiVersion: "v1", kind, namespace: "asterism-system", name });
+    for (const name of ["kms-tls", "join-service-kms-client-tls", "kms-master-secret"])
+      expect((await get("Secret", name))?.metadata.name).toBe(name);
+    const master = (await get("Secret", "kms-master-secret")) as unknown as { data: Record<string, string> };
+    const parsed = parseMasterSecret(Buffer.from(master.data["master-secret.json"] ?? "", "base64"));
+    expect(parsed.key).toEqual(MASTER_KEY);
+    const settings = (await get("ConfigMap", "join-service-config")) as unknown as {
+      data: Record<string, string>;
+    };
+    expect(settings.data["api-server-endpoint"]).toBe("127.0.0.1:6443");
+    const logs = JSON.stringify(t.logger.lines);
+    for (const secret of [b64(MASTER_KEY), "PRIVATE KEY"]) expect(logs.includes(secret)).toBe(false);
   });
 
   test("kubeadm ran: its bootstrap-token CSR auto-approval binding is gone before init answers; self-renewal stays", async () => {
@@ -190,6 +226,50 @@ describe("init applies the cluster manifests", () => {
     ])
       expect(logs.includes(secret)).toBe(false);
     expect((caught as Error).message).not.toContain("PRIVATE KEY");
+  });
+
+  test("with the request's joinPolicy: the join configuration is in cluster state when init answers", async () => {
+    const api2 = await startTestApiServer({
+      tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requireClientCert: true },
+    });
+    try {
+      const client = () =>
+        createKubeClient({ server: api2.url, tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } });
+      const t = testNode({ kubeadmRuns: true, connect: client, state: api2.url });
+      const policy = { measurements: { "4": { expected: "44".repeat(32), warnOnly: false } } };
+      await t.node.init(initRequest({ joinPolicy: policy }));
+      const state = kubernetesState({
+        server: api2.url,
+        namespace: "asterism-system",
+        ca: pki.ca,
+        cert: pki.clientCert,
+        key: pki.clientKey,
+      });
+      const stored = await state.get("config", STATE_OBJECTS.joinConfig);
+      if (stored === undefined) throw new Error("no join configuration");
+      expect(parseJoinConfigObject(stored).policy.measurements.get(4)?.expected).toBe("44".repeat(32));
+      expect(parseJoinConfigObject(stored).measurementSalt).toEqual(new Uint8Array(32).fill(3));
+    } finally {
+      await api2.stop();
+    }
+  });
+
+  test("an unusable joinPolicy is refused before the lock (JOIN_POLICY_INVALID), nothing is applied", async () => {
+    const t = testNode({ kubeadmRuns: true, connect: adminClient });
+    let caught: unknown;
+    try {
+      // PCR 15 alone: would admit a node running anything.
+      await t.node.init(
+        initRequest({
+          joinPolicy: { measurements: { "15": { expected: "00".repeat(32), warnOnly: false } } },
+        }),
+      );
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as BootstrapperError).code).toBe("JOIN_POLICY_INVALID");
+    expect(t.applyCalls()).toBe(0);
+    expect(t.disk.marked).toBe(false);
   });
 
   test("local cluster (kubeadm not run): the step is skipped and the answer says so", async () => {

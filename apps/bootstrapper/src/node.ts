@@ -36,6 +36,7 @@ import {
 import type { MetadataClient } from "@asterism/metadata";
 import type { Logger } from "@asterism/service";
 import { pcrEvent, type Tpm } from "@asterism/tpm";
+import type { ClusterServicesInput } from "./cluster-objects.ts";
 import { type ControlPlaneServices, checkJoinPolicy } from "./control-plane-services.ts";
 import { BootstrapperError } from "./errors.ts";
 import { createAdminKubeconfig } from "./kubeconfig.ts";
@@ -54,10 +55,15 @@ export interface NodeDeps {
   readonly diskState: DiskState;
   readonly installer: KubernetesInstaller;
   /**
-   * Server-side apply of the variant's rendered k8s/ overlay with the admin kubeconfig, after
-   * `kubeadm init` (cluster-manifests.ts). Not called when kubeadm did not run (the local cluster).
+   * With the admin kubeconfig after `kubeadm init`: the objects the manifests reference, built from the
+   * init request (cluster-objects.ts: service TLS, master secret, JoinService settings, join
+   * configuration), then server-side apply of the variant's rendered k8s/ overlay (cluster-manifests.ts).
+   * Not called when kubeadm did not run (the local cluster).
    */
-  readonly applyManifests: (kubeconfig: string) => Promise<{ readonly objects: number }>;
+  readonly applyManifests: (
+    kubeconfig: string,
+    services: ClusterServicesInput,
+  ) => Promise<{ readonly objects: number }>;
   readonly metadata: MetadataClient;
   /** Checker for the init secret; undefined when metadata has no hash (no init server then). */
   readonly initSecret: InitSecretChecker | undefined;
@@ -259,8 +265,12 @@ export function createNode(deps: NodeDeps) {
       initToken: generateBootstrapToken((n) => crypto.getRandomValues(new Uint8Array(n))),
       ...(kubeletConfig() ? { kubelet: kubeletConfig() } : {}),
     });
+    // Required when this node runs the services itself (systemd); optional for a Kubernetes cluster, whose
+    // join configuration `asterism apply` can write instead, but checked the same way before the lock.
     const joinPolicy: AttestationPolicy | undefined =
-      deps.controlPlaneServices === undefined ? undefined : checkJoinPolicy(req.joinPolicy);
+      deps.controlPlaneServices !== undefined || req.joinPolicy !== undefined
+        ? checkJoinPolicy(req.joinPolicy)
+        : undefined;
     const master = req.masterSecret;
     let clusterId: Uint8Array;
     const ms = await deriveKey({ secret: master.key, salt: master.salt, purpose: "measurementSecret" });
@@ -307,8 +317,16 @@ export function createNode(deps: NodeDeps) {
       const performed = installed.performed && kubeadm.performed;
       let note = installed.note ?? kubeadm.note;
       if (kubeadm.performed) {
-        // The services' DaemonSets, RBAC, NetworkPolicies (k8s/), as the admin, before init reports success.
-        const applied = await deps.applyManifests(kubeconfig);
+        // The services' Secrets and settings, then their DaemonSets, RBAC, NetworkPolicies (k8s/), as the
+        // admin, before init reports success.
+        const applied = await deps.applyManifests(kubeconfig, {
+          masterSecret: master,
+          measurementSalt: req.measurementSalt,
+          kubernetesVersion: req.kubernetesVersion,
+          components: req.kubernetesComponents,
+          apiServerEndpoint: controlPlaneEndpoint,
+          ...(joinPolicy === undefined ? {} : { joinPolicy }),
+        });
         log.log("info", "node.manifests_applied", { objects: applied.objects });
       } else {
         const skipped = "cluster manifests (k8s/) not applied: no Kubernetes API server runs here";

@@ -8,8 +8,12 @@ const file = v.pipe(v.string(), v.minLength(1), v.maxLength(4096));
 export const ConfigSchema = v.object({
   ASTERISM_STATE: v.pipe(
     v.string(),
-    v.regex(/^(sqlite|kube):.+/, "must be sqlite:<path> or kube:<kubeconfig>"),
+    v.regex(
+      /^(sqlite:.+|kube:.+|kube-in-cluster:[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/,
+      "must be sqlite:<path>, kube:<kubeconfig>[#namespace] or kube-in-cluster:<namespace>",
+    ),
   ),
+  ASTERISM_SERVICE_ACCOUNT_DIR: v.optional(file),
   ASTERISM_JOIN_LISTEN: listen("127.0.0.1:9090"),
   ASTERISM_HTTP_LISTEN: listen("127.0.0.1:9091"),
   ASTERISM_PKI_DIR: file,
@@ -32,7 +36,10 @@ export const ConfigSchema = v.object({
 export type Config = v.InferOutput<typeof ConfigSchema>;
 
 export const ENV_HELP: Record<string, string> = {
-  ASTERISM_STATE: "cluster state: sqlite:<path> (local cluster) or kube:<kubeconfig>[#namespace]",
+  ASTERISM_STATE:
+    "cluster state: sqlite:<path> (local cluster), kube:<kubeconfig>[#namespace], or kube-in-cluster:<namespace> (in a pod: its ServiceAccount token, KUBERNETES_SERVICE_HOST/PORT)",
+  ASTERISM_SERVICE_ACCOUNT_DIR:
+    "kube-in-cluster only: where the pod's token and ca.crt are mounted (default /var/run/secrets/kubernetes.io/serviceaccount)",
   ASTERISM_JOIN_LISTEN: "aTLS listener, nodes attest (default 127.0.0.1:9090; port 0 = free port)",
   ASTERISM_HTTP_LISTEN: "plain HTTP /healthz /readyz /metrics (default 127.0.0.1:9091)",
   ASTERISM_PKI_DIR:

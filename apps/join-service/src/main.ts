@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { serveAttested } from "@asterism/atls";
 import { describeError } from "@asterism/errors";
 import { type ClusterPki, loadClusterPki, readControlPlaneFiles } from "@asterism/kubeadm";
-import { openClusterState, readKubeconfig, writeNodeRecord } from "@asterism/lifecycle";
+import { kubeConnectionOf, openClusterState, writeNodeRecord } from "@asterism/lifecycle";
 import { createMetadataClient } from "@asterism/metadata";
 import { createMtlsFetch } from "@asterism/mtls";
 import { createApprovedStateLoader } from "@asterism/owner";
@@ -50,7 +50,20 @@ const logger = createJsonLogger({ level: config.ASTERISM_LOG_LEVEL, base: { serv
 const now = () => new Date();
 const abort = new AbortController();
 
-const state = openClusterState(config.ASTERISM_STATE);
+const inCluster =
+  config.ASTERISM_SERVICE_ACCOUNT_DIR === undefined
+    ? {}
+    : { serviceAccountDir: config.ASTERISM_SERVICE_ACCOUNT_DIR };
+let state: ReturnType<typeof openClusterState>;
+let kubeSystem: ReturnType<typeof kubeConnectionOf>;
+try {
+  state = openClusterState(config.ASTERISM_STATE, inCluster);
+  // Bootstrap tokens go to kube-system with the same credentials (the only write outside our namespace).
+  kubeSystem = kubeConnectionOf(config.ASTERISM_STATE, "kube-system", inCluster);
+} catch (err) {
+  process.stderr.write(`join-service: cannot open cluster state: ${describeError(err)}\n`);
+  process.exit(2);
+}
 const metrics = new MetricsRegistry();
 const ownerRefusals = metrics.counter(
   "asterism_owner_refusals_total",
@@ -104,11 +117,10 @@ const keys = createKmsKeys({
   }),
 });
 // In a Kubernetes cluster the tokens are real kube-system Secrets; in the local cluster they live in state.
-const tokens = config.ASTERISM_STATE.startsWith("kube:")
-  ? createKubeTokenPublisher(
-      readKubeconfig(config.ASTERISM_STATE.slice("kube:".length).split("#")[0] as string, "kube-system"),
-    )
-  : createStateTokenPublisher(state, now, logger);
+const tokens =
+  kubeSystem === undefined
+    ? createStateTokenPublisher(state, now, logger)
+    : createKubeTokenPublisher(kubeSystem);
 const purge = setInterval(() => void tokens.purgeExpired().catch(() => undefined), 60_000);
 
 const app = createApp({

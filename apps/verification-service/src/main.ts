@@ -40,7 +40,16 @@ const logger = createJsonLogger({
   base: { service: "verification-service" },
 });
 
-const tpm = await openNodeTpm(config.ASTERISM_TPM);
+// A device that cannot be opened (absent, EACCES without the tss group, EPERM outside the device cgroup:
+// k8s/README.md "TPM device access") is a startup failure with its cause in one log line.
+const tpm = await openNodeTpm(config.ASTERISM_TPM).catch((err: unknown) => {
+  const errno = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  logger.log("error", "verification-service.tpm_open_failed", {
+    error: describeError(err),
+    errno: typeof errno === "string" ? errno : "unknown",
+  });
+  process.exit(1);
+});
 const eventLogPath = join(config.ASTERISM_RUN_DIR, "eventlog.bin");
 const issuer = createNodeIssuer({
   tpm,
