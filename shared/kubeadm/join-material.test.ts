@@ -23,6 +23,8 @@ describe("issueKubernetesJoinMaterial", () => {
     expect(m.token).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
     expect(m.tokenSecret.metadata.name).toBe(`bootstrap-token-${m.token.slice(0, 6)}`);
     expect(m.caCertHashes).toEqual([await caCertHash(pki.ca.cert)]);
+    // The CA itself travels too (public): the node checks it against the pin and embeds it in kubelet.conf.
+    expect(m.caCertPem).toBe(pki.ca.certPem);
     expect(new x509.X509Certificate(m.kubeletCertPem).subject).toBe(
       "CN=system:node:worker-1, O=system:nodes",
     );

@@ -113,7 +113,7 @@ async function forge(
   return cert.toString("pem");
 }
 
-async function joinService(issue: Issue): Promise<string> {
+async function joinService(issue: Issue, extra: Record<string, unknown> = {}): Promise<string> {
   const server = await serveAttested(
     {
       fetch: async (req: Request) => {
@@ -131,6 +131,7 @@ async function joinService(issue: Issue): Promise<string> {
           controlPlaneFiles: [],
           kubernetesVersion: "",
           kubernetesComponents: [],
+          ...extra,
         });
       },
     },
@@ -356,6 +357,27 @@ describe("join: a ticket whose certificate is not this node's is refused before 
     expect(h.diskActivations()).toBe(0);
     expect(h.kubeadm.config).toBeUndefined();
     for (const d of ["etc", "var", "pki", "run/kubeadm"]) expect(existsSync(join(h.root, d))).toBe(false);
+  });
+});
+
+describe("join: a ticket the node cannot use", () => {
+  test("an unpinned component: status failed JOIN_TICKET_UNUSABLE before the lock, nothing written", async () => {
+    const endpoint = await joinService(honest, {
+      kubernetesComponents: [
+        { url: "https://example.com/kubeadm", hash: "", installPath: "/usr/bin/kubeadm" },
+      ],
+    });
+    const h = harness({ role: "worker", name: "worker-0", endpoint });
+    let rejected: unknown;
+    h.node.activated.catch((err) => {
+      rejected = err;
+    });
+    await h.node.join();
+    expect(h.statuses.at(-1)).toMatchObject({ phase: "failed", error: "JOIN_TICKET_UNUSABLE" });
+    expect(rejected).toBeDefined();
+    expect(h.locked()).toBe(0);
+    expect(h.kubeadm.config).toBeUndefined();
+    for (const d of ["etc", "var", "pki"]) expect(existsSync(join(h.root, d))).toBe(false);
   });
 });
 

@@ -115,6 +115,7 @@ describe("join tickets", () => {
     expect(t.controlPlaneFiles).toEqual([]);
     expect(t.token).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
     expect(t.caCertHashes[0]).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(t.caCert).toContain("BEGIN CERTIFICATE");
     expect(t.kubeletCert).toContain("BEGIN CERTIFICATE");
     // The owners' anchor and head, for the node's recovery approvals (docs/owner.md "Recovery").
     expect(t.owner).toEqual({ anchor: "a7".repeat(32), head: { sequence: 4, hash: "b8".repeat(32) } });
