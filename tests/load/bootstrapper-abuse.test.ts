@@ -303,12 +303,15 @@ describe.each(listeners)("%s listener", (listener) => {
     }
     for (const body of ["", "{", "null", "[]", '{"masterSecret":1}', '{"initSecret":"!!"}', "\u0000\u0001"])
       expect(await typed(await post(t, body))).toBe("INVALID_REQUEST");
-    // 12 × 16 MiB were sent; a process that buffered them would have grown by far more than this. A
-    // refused chunked body is legitimately read up to the route's cap first (recovery: 8 MiB, as it may
-    // carry the owners' audit log): at most 2 rounds × 3 such reads that the GC may not have returned yet
-    // (recovery: at most MAX_CONCURRENT_RECOVERIES of them at once).
+    // 12 × 16 MiB were sent; a process that buffered them would have grown by far more than this (≥ 192
+    // MiB). A refused chunked body is legitimately read up to the route's cap first (recovery: 8 MiB, as it
+    // may carry the owners' audit log): at most 2 rounds × 3 such reads that the GC may not have returned
+    // yet (recovery: at most MAX_CONCURRENT_RECOVERIES of them at once). The recovery listener's slack is
+    // larger: its growth measured 77–96 MiB over eight runs (with and without the concurrency bound), so
+    // the former 48 MiB slack failed about one run in eight; init measured 23–34 MiB.
     const capMiB = (listener === "init" ? MAX_REQUEST_BYTES : MAX_RECOVER_REQUEST_BYTES) / (1024 * 1024);
-    expect(rssMiB(pid) - before).toBeLessThan(48 + 2 * 3 * capMiB);
+    const slackMiB = listener === "init" ? 48 : 64;
+    expect(rssMiB(pid) - before).toBeLessThan(slackMiB + 2 * 3 * capMiB);
     expect(alive(t)).toBe(true);
   });
 });
