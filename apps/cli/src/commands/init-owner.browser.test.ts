@@ -20,7 +20,7 @@ import { codeOfAsync, type SwtpmInstance, startSwtpm } from "@asterism/testing";
 import { type ClosableTpm, openSwtpm } from "@asterism/tpm";
 import * as x509 from "@peculiar/x509";
 import { Hono } from "hono";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { stringify } from "yaml";
 import {
   createTestPki,
@@ -34,6 +34,7 @@ import { expectedClusterId } from "../cluster/init.ts";
 import { OWNER_ANCHOR_OBJECT, publishOwners } from "../cluster/owners.ts";
 import { nodePolicy } from "../cluster/policy.ts";
 import { loadConfig } from "../config/load.ts";
+import { haveChromium, launchPasskeyBrowser } from "../console/passkey-browser.ts";
 import { memoryIo } from "../io.ts";
 import { runCli } from "../runner.ts";
 import { readState } from "../workspace/state.ts";
@@ -43,8 +44,6 @@ import { policyJson } from "./owner/propose-policy.ts";
 setDefaultTimeout(60_000);
 x509.cryptoProvider.set(crypto);
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 const root = mkdtempSync(join(tmpdir(), "asterism-init-owner-"));
 const ws = join(root, "ws");
 const stop = new AbortController();
@@ -114,31 +113,7 @@ beforeAll(async () => {
   expect(await runCli(rootCommand, ["config", "generate", "qemu", "-C", ws], memoryIo())).toBe(0);
   writeFileSync(join(ws, "init-secret"), "correct horse battery staple");
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-sync",
-    ],
-  });
-  const context = await browser.newContext();
-  page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  ({ browser, page } = await launchPasskeyBrowser());
 }, 60_000);
 
 afterAll(async () => {

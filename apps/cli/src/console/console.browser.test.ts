@@ -11,7 +11,7 @@
  * Screenshots of every page go to .tmp/screenshots/ (view them to check the pages look right).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -27,16 +27,15 @@ import {
 import { createMemoryLogger } from "@asterism/service";
 import { openSqliteState } from "@asterism/state";
 import { repoRoot } from "@asterism/testing";
-import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
+import type { Browser, CDPSession, Page } from "playwright-core";
 import type { CliIo } from "../command.ts";
 import { rootCommand } from "../commands/index.ts";
 import { memoryIo } from "../io.ts";
 import { runCli } from "../runner.ts";
+import { haveChromium, launchPasskeyBrowser } from "./passkey-browser.ts";
 
 setDefaultTimeout(60_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 const shots = join(repoRoot, ".tmp", "screenshots");
 const dir = mkdtempSync(join(tmpdir(), "asterism-console-"));
 const db = join(dir, "state.db");
@@ -63,7 +62,6 @@ const POLICY_2 = {
 };
 
 let browser: Browser | undefined;
-let context: BrowserContext;
 let page: Page;
 let cdp: CDPSession;
 let authenticator = "";
@@ -74,35 +72,7 @@ const running: Promise<number>[] = [];
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
   if (!haveChromium) return;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  page = await context.newPage();
-  cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  authenticator = await cdp
-    .send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    })
-    .then((r) => (r as { authenticatorId: string }).authenticatorId);
+  ({ browser, page, cdp, authenticatorId: authenticator } = await launchPasskeyBrowser());
 });
 
 afterAll(async () => {

@@ -24,9 +24,10 @@ import { Luks2, systemCryptsetup } from "@asterism/disk";
 import { LifecycleError, openClusterState, recoverNode, writeJoinConfig } from "@asterism/lifecycle";
 import { createMeasurements } from "@asterism/measurements";
 import { repoRoot } from "@asterism/testing";
-import { type Browser, type CDPSession, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { nodePolicy } from "../cluster/policy.ts";
 import { loadConfig } from "../config/load.ts";
+import { haveChromium, launchPasskeyBrowser } from "../console/passkey-browser.ts";
 import { readMasterSecretFile } from "../workspace/master-secret.ts";
 import { workspacePaths } from "../workspace/paths.ts";
 import { readState } from "../workspace/state.ts";
@@ -35,8 +36,6 @@ import { stopDaemon } from "./processes.ts";
 
 setDefaultTimeout(120_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 const shots = join(repoRoot, ".tmp", "screenshots");
 const dir = mkdtempSync(join(tmpdir(), "asterism-mini-owner-"));
 const ws = workspacePaths(join(dir, "ws"));
@@ -44,7 +43,6 @@ const MAIN = join(repoRoot, "apps", "cli", "src", "main.ts");
 
 let browser: Browser | undefined;
 let page: Page;
-let cdp: CDPSession;
 const spawned: ReturnType<typeof Bun.spawn>[] = [];
 
 /** The CLI as its own process (from source), with its stderr collected as it comes. */
@@ -99,31 +97,7 @@ beforeAll(async () => {
     { cwd: repoRoot, stdout: "pipe", stderr: "pipe" },
   );
   expect(build.exitCode).toBe(0);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-sync",
-    ],
-  });
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  page = await context.newPage();
-  cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  ({ browser, page } = await launchPasskeyBrowser());
 }, 60_000);
 
 afterAll(async () => {
