@@ -109,9 +109,12 @@ const GUEST_ADDRESS = /^10\.0\.2\.(\d{1,3})$/;
 /** The fw_cfg file the image's bootstrapper reads the node name from (`/sys/firmware/qemu_fw_cfg/by_name/…`). */
 export const FW_CFG_NODE_NAME = "opt/asterism/node-name";
 
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
-export async function freeLoopbackPort(): Promise<number> {
-  return await new Promise((ok, fail) => {
+/** Ports this process handed out recently: the kernel may give a just-closed port to the next bind(0). */
+const issuedPorts = new Set<number>();
+const MAX_REMEMBERED_PORTS = 512;
+
+function bindZero(): Promise<number> {
+  return new Promise((ok, fail) => {
     const srv = createServer();
     srv.once("error", fail);
     srv.listen(0, "127.0.0.1", () => {
@@ -122,6 +125,28 @@ export async function freeLoopbackPort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A free TCP port on 127.0.0.1 (bind port 0, read it, close), never one this process handed out
+ * recently. Another process can still take it before QEMU binds it: {@link startNodeVm} retries that.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  for (let i = 0; i < 16; i++) {
+    const port = await bindZero();
+    if (issuedPorts.has(port)) continue;
+    if (issuedPorts.size >= MAX_REMEMBERED_PORTS) issuedPorts.clear();
+    issuedPorts.add(port);
+    return port;
+  }
+  throw new NodeVmError("START_FAILED", "Cannot find a free loopback port", {
+    expected: "a port not in use",
+  });
+}
+
+/** QEMU's refusal when a `hostfwd` port was taken between choosing and binding it. */
+const HOSTFWD_TAKEN = /Could not set up host forwarding rule/;
+/** Attempts at starting QEMU with freshly chosen forward ports. */
+const HOSTFWD_ATTEMPTS = 4;
 
 function paths(dir: string) {
   return {
@@ -305,10 +330,14 @@ export async function startNodeVm(opts: NodeVmOptions): Promise<NodeVm> {
       expected: "socat in PATH (guest forwards relay through it; scripts/apt-packages.txt)",
       actual: "absent",
     });
-  const ports = new Map<number, number>();
-  for (const f of opts.hostForwards ?? []) ports.set(f.guestPort, f.hostPort || (await freeLoopbackPort()));
+  const choosePorts = async () => {
+    const ports = new Map<number, number>();
+    for (const f of opts.hostForwards ?? []) ports.set(f.guestPort, f.hostPort || (await freeLoopbackPort()));
+    return ports;
+  };
+  let ports = await choosePorts();
   // Built (and so checked) before anything starts.
-  const argv = qemuArgv(opts, dir, ports, accel);
+  let argv = qemuArgv(opts, dir, ports, accel);
 
   const p = paths(dir);
   mkdirSync(p.tpmState, { recursive: true });
@@ -325,32 +354,51 @@ export async function startNodeVm(opts: NodeVmOptions): Promise<NodeVm> {
   }
   for (const f of [p.tpmSock, p.qmp, p.qemuPid, p.tpmPid, p.serial, p.report]) rmSync(f, { force: true });
 
-  spawnChecked(
-    [
+  let swtpmPid: number | undefined;
+  for (let attempt = 1; ; attempt++) {
+    spawnChecked(
+      [
+        "swtpm",
+        "socket",
+        "--tpm2",
+        "--tpmstate",
+        `dir=${p.tpmState}`,
+        "--ctrl",
+        `type=unixio,path=${p.tpmSock}`,
+        "--log",
+        `file=${p.tpmLog},level=1`,
+        "--pid",
+        `file=${p.tpmPid}`,
+        "--daemon",
+      ],
       "swtpm",
-      "socket",
-      "--tpm2",
-      "--tpmstate",
-      `dir=${p.tpmState}`,
-      "--ctrl",
-      `type=unixio,path=${p.tpmSock}`,
-      "--log",
-      `file=${p.tpmLog},level=1`,
-      "--pid",
-      `file=${p.tpmPid}`,
-      "--daemon",
-    ],
-    "swtpm",
-  );
-  await waitFor("swtpm socket", () => existsSync(p.tpmSock), 5000);
-  const swtpmPid = readPid(p.tpmPid);
+    );
+    await waitFor("swtpm socket", () => existsSync(p.tpmSock), 5000);
+    swtpmPid = readPid(p.tpmPid);
+    const started = swtpmPid;
 
-  try {
-    spawnChecked(argv, "qemu");
-    await waitFor("qemu pid file", () => readPid(p.qemuPid) !== undefined, 10_000);
-  } catch (err) {
-    if (isOurs(swtpmPid, dir) && swtpmPid !== undefined) process.kill(swtpmPid, "SIGTERM");
-    throw err;
+    try {
+      spawnChecked(argv, "qemu");
+      await waitFor("qemu pid file", () => readPid(p.qemuPid) !== undefined, 10_000);
+    } catch (err) {
+      if (isOurs(started, dir) && started !== undefined) process.kill(started, "SIGTERM");
+      // A chosen forward port was taken by someone else before QEMU bound it: choose again (bounded).
+      const autoPorts = (opts.hostForwards ?? []).some((f) => !f.hostPort);
+      if (
+        autoPorts &&
+        attempt < HOSTFWD_ATTEMPTS &&
+        err instanceof Error &&
+        HOSTFWD_TAKEN.test(err.message)
+      ) {
+        await waitFor("swtpm to stop", () => !isOurs(started, dir), 5000).catch(() => undefined);
+        for (const f of [p.tpmSock, p.tpmPid]) rmSync(f, { force: true });
+        ports = await choosePorts();
+        argv = qemuArgv(opts, dir, ports, accel);
+        continue;
+      }
+      throw err;
+    }
+    break;
   }
   const vm: NodeVm = {
     name: opts.name,
